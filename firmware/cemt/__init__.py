@@ -1,0 +1,2 @@
+"""cemt: firmware of the carbon-emission monitoring terminal."""
+VERSION = "0.1.0"

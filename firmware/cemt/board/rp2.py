@@ -1,0 +1,71 @@
+"""The board seam on RP2040: machine buses, a raw region of the on-board flash, the watchdog.
+
+RP2040 flash programs whole 256-byte pages with interrupts off. ``PageFlash`` turns an append of
+a few bytes into a program of the pages they touch, padded with 0xFF: NOR programming only clears
+bits, so the padding leaves every other byte of those pages as it was and no RAM staging (and no
+loss window) is needed.
+"""
+import machine
+
+from cemt.board.clock import Clock as _Clock
+
+PAGE = 256
+
+
+def Clock():
+    return _Clock(0)
+
+
+class PageFlash:
+    """Block device over ``rp2.Flash(start, len)`` that programs only whole pages."""
+
+    def __init__(self, dev):
+        self._dev = dev
+        self.block_size = dev.ioctl(5, 0)
+        self._page = bytearray(PAGE)
+
+    def readblocks(self, n, buf, off=0):
+        self._dev.readblocks(n, buf, off)
+
+    def writeblocks(self, n, buf, off=0):
+        page = self._page
+        done = 0
+        while done < len(buf):
+            pos = off + done
+            start = pos - pos % PAGE
+            take = min(len(buf) - done, start + PAGE - pos)
+            for i in range(PAGE):
+                page[i] = 0xFF
+            page[pos - start:pos - start + take] = buf[done:done + take]
+            self._dev.writeblocks(n, page, start)
+            done += take
+
+    def ioctl(self, op, arg):
+        return self._dev.ioctl(op, arg)
+
+
+def uart(ident, baudrate=9600, tx=None, rx=None, timeout=100, **kw):
+    return machine.UART(ident, baudrate=baudrate, tx=machine.Pin(tx), rx=machine.Pin(rx),
+                        timeout=timeout, rxbuf=512)
+
+
+def i2c(ident=0, scl=None, sda=None, freq=100000, **kw):
+    return machine.I2C(ident, scl=machine.Pin(scl), sda=machine.Pin(sda), freq=freq)
+
+
+def spi(ident=0, sck=None, mosi=None, miso=None, baudrate=1000000, polarity=0, phase=1, **kw):
+    return machine.SPI(ident, baudrate=baudrate, polarity=polarity, phase=phase,
+                       sck=machine.Pin(sck), mosi=machine.Pin(mosi), miso=machine.Pin(miso))
+
+
+def pin(ident, mode=1, value=1):
+    return machine.Pin(ident, machine.Pin.OUT if mode else machine.Pin.IN, value=value)
+
+
+def flash(start=None, length=None, **kw):
+    import rp2
+    return PageFlash(rp2.Flash(start=start, len=length))
+
+
+def watchdog(clock, timeout_ms):
+    return machine.WDT(timeout=min(timeout_ms, 8388))  # the RP2040 watchdog's longest period

@@ -1,0 +1,137 @@
+"""Firmware test runner: compiles the firmware with mpy-cross and runs firmware tests under MicroPython.
+
+A firmware test is a file ``tests/fw/test_*.py`` whose ``test_*`` functions run inside the real
+MicroPython unix port with a board-sized heap. Mode ``src`` imports the firmware from its ``.py``
+sources; mode ``mpy`` imports only the bytecode ``.mpy`` files that would be deployed.
+
+    python tools/fwtest.py [--mode src|mpy|both] [--heap 64K] [tests/fw/test_x.py ...]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+FW_TESTS = ROOT / "tests" / "fw"
+BUILD = ROOT / "build"
+DEFAULT_HEAP = "64K"
+ARCHS = ("xtensawin", "armv6m")
+# boot.py and main.py stay as source on a board, so they are never compiled.
+SOURCE_ONLY = {"boot.py", "main.py"}
+
+
+def tool(name: str) -> str:
+    """Path of a console script installed beside this interpreter (the project's venv)."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else name
+
+
+def firmware_sources() -> list[Path]:
+    return sorted(p for p in FIRMWARE.rglob("*.py") if p.name not in SOURCE_ONLY)
+
+
+def compile_firmware(arch: str | None = None, out: Path | None = None) -> Path:
+    """Compile every firmware module to ``.mpy`` under ``out`` (cached by content hash)."""
+    out = out or BUILD / ("mpy" if arch is None else "mpy-" + arch)
+    cache = out / ".hashes"
+    out.mkdir(parents=True, exist_ok=True)
+    known = dict(line.split(" ", 1)[::-1] for line in cache.read_text().splitlines()) if cache.exists() else {}
+    wanted = set()
+    lines = []
+    for src in firmware_sources():
+        rel = src.relative_to(FIRMWARE).with_suffix(".mpy")
+        dst = out / rel
+        wanted.add(dst)
+        digest = hashlib.sha256(src.read_bytes() + (arch or "").encode()).hexdigest()
+        if known.get(str(rel)) != digest or not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            cmd = [tool("mpy-cross"), "-o", str(dst), "-s", str(rel.with_suffix(".py"))]
+            if arch:
+                cmd.insert(1, "-march=" + arch)
+            proc = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
+            if proc.returncode:
+                raise RuntimeError(f"mpy-cross failed on {src.relative_to(ROOT)}: {proc.stderr.strip()}")
+        lines.append(f"{digest} {rel}")
+    for stale in out.rglob("*.mpy"):
+        if stale not in wanted:
+            stale.unlink()
+    cache.write_text("\n".join(lines) + "\n")
+    return out
+
+
+@dataclass
+class FileResult:
+    path: Path
+    mode: str
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    output: str = ""
+    returncode: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.failed and bool(self.passed)
+
+
+def micropython_env(mode: str) -> dict[str, str]:
+    fw = str(compile_firmware()) if mode == "mpy" else str(FIRMWARE)
+    env = dict(os.environ)
+    env["MICROPYPATH"] = os.pathsep.join([fw, str(FW_TESTS), ".frozen"])
+    return env
+
+
+def run_micropython(args: list[str], mode: str = "src", heap: str = DEFAULT_HEAP,
+                    timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    """Run the unix port with the firmware importable (from source or from .mpy)."""
+    cmd = [tool("micropython"), "-X", "heapsize=" + heap] + args
+    return subprocess.run(cmd, env=micropython_env(mode), capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, **kw)
+
+
+def run_file(path: Path, mode: str = "src", heap: str = DEFAULT_HEAP) -> FileResult:
+    proc = run_micropython([str(ROOT / "tools" / "fwrun.py"), path.stem], mode, heap)
+    res = FileResult(path, mode, output=proc.stdout + proc.stderr, returncode=proc.returncode)
+    for line in proc.stdout.splitlines():
+        word, _, name = line.partition(" ")
+        if word == "PASS":
+            res.passed.append(name)
+        elif word == "FAIL":
+            res.failed.append(name)
+    if "RESULT" not in proc.stdout and not res.returncode:
+        res.returncode = 1  # the module died before finishing its tests
+    return res
+
+
+def test_files() -> list[Path]:
+    return sorted(FW_TESTS.glob("test_*.py"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="*", type=Path)
+    ap.add_argument("--mode", choices=("src", "mpy", "both"), default="both")
+    ap.add_argument("--heap", default=DEFAULT_HEAP)
+    args = ap.parse_args(argv)
+    modes = ("src", "mpy") if args.mode == "both" else (args.mode,)
+    passed = failed = 0
+    for path in args.files or test_files():
+        for mode in modes:
+            res = run_file(path.resolve(), mode, args.heap)
+            passed += len(res.passed)
+            failed += len(res.failed) + (0 if res.ok or res.failed else 1)
+            status = "ok" if res.ok else "FAILED"
+            print(f"{path.name:32} {mode:4} {len(res.passed):4} passed {len(res.failed):3} failed  {status}")
+            if not res.ok:
+                print(res.output)
+    print(f"firmware: {passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
