@@ -55,12 +55,10 @@ class UART:
         return bytes(buf[:got]) if got else None
 
     def write(self, data):
-        n = self._f.write(data)
-        self._f.flush()
-        return n
+        return self._f.write(data)  # unbuffered: a tty refuses fsync, so no flush
 
     def flush(self):
-        self._f.flush()
+        pass
 
     def deinit(self):
         self._f.close()
