@@ -1,0 +1,75 @@
+"""Persisted settings and calibration, with a version number that every record carries.
+
+The configuration is one JSON document on the board's filesystem. Every accepted change bumps
+``ver``; records produced afterwards carry the new version, so a number can always be traced to the
+settings and calibration that made it. Saving is atomic: the new document is written beside the old
+one and renamed over it, so a power cut leaves either the old or the new settings, never a mix.
+"""
+import json
+import os
+
+DEFAULTS = {
+    "ver": 1,
+    "device": {"id": "", "site": "", "point": ""},
+    # Edge computation (docs/edge.md): area 1e-4 m2; kp, kv, xsw 1e-4; o2 0.01 %vol.
+    "edge": {"area": 10000, "kp": 8400, "kv": 10000, "xsw": 800, "xsw_measured": False,
+             "co2_wet": False, "o2": 600, "period_s": 1},
+    # Calibration: CO2 zero offset (0.001 %vol) and gain (1e-4), Δp zero offset (0.01 Pa).
+    "cal": {"co2_zero": 0, "co2_gain": 10000, "dp_zero": 0},
+}
+
+
+def _merge(base, over):
+    out = {}
+    for key, value in base.items():
+        if isinstance(value, dict):
+            out[key] = _merge(value, over.get(key, {}) if isinstance(over.get(key), dict) else {})
+        else:
+            out[key] = over.get(key, value)
+    return out
+
+
+class Config:
+    """Settings backed by ``path``; unknown keys in the file are ignored, missing ones defaulted."""
+
+    def __init__(self, path="config.json"):
+        self.path = path
+        try:
+            with open(path) as f:
+                stored = json.load(f)
+        except (OSError, ValueError):
+            stored = {}
+        self.data = _merge(DEFAULTS, stored if isinstance(stored, dict) else {})
+
+    @property
+    def ver(self):
+        return self.data["ver"]
+
+    def get(self, section, key=None):
+        value = self.data[section]
+        return value if key is None else value[key]
+
+    def update(self, section, changes):
+        """Apply ``changes`` to ``section``; returns the new version, or None if nothing changed.
+
+        Only known keys of the right type are accepted (ValueError otherwise), so a bad command
+        can never leave settings the firmware cannot use.
+        """
+        current = self.data[section]
+        for key, value in changes.items():
+            if key not in current:
+                raise ValueError("unknown setting %s.%s" % (section, key))
+            if type(value) is not type(current[key]):
+                raise ValueError("%s.%s must be %s" % (section, key, type(current[key]).__name__))
+        if all(current[k] == v for k, v in changes.items()):
+            return None
+        current.update(changes)
+        self.data["ver"] += 1
+        self.save()
+        return self.data["ver"]
+
+    def save(self):
+        tmp = self.path + ".new"
+        with open(tmp, "w") as f:
+            json.dump(self.data, f)
+        os.rename(tmp, self.path)
