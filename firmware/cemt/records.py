@@ -24,7 +24,7 @@ FIELDS = {MINUTE: PERIOD_FIELDS[MINUTE], HOUR: PERIOD_FIELDS[HOUR], DAY: PERIOD_
           CONFIG: CONFIG_FIELDS, HEALTH: HEALTH_FIELDS}
 # Value types of the kinds that are not all integers, one letter per field:
 # "i" integer, "s" text, "v" either.
-_TYPES = {BOOT: "iiis", CONFIG: "ivvi"}
+_TYPES = {BOOT: "iiis", CONFIG: "svvi"}
 
 # Reset causes (boot "reset", mapped by the board layer from machine.reset_cause()).
 RESET_UNKNOWN = const(0)

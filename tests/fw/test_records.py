@@ -111,12 +111,12 @@ def test_builders_follow_the_field_lists():
     built = (
         (records.boot(T0, 2, 3, 42, records.RESET_WATCHDOG, 0, "cemt 0.1.0"), BOOT,
          {"boots": 42, "reset": records.RESET_WATCHDOG, "fw": "cemt 0.1.0"}),
-        (records.calibration(T0, 1, 4, records.CH_CO2, records.CAL_SPAN, 1500, 1512, 1000000,
-                             992063, records.CAL_APPLIED), CALIBRATION,
-         {"channel": records.CH_CO2, "ref": 1500, "reading": 1512, "after": 992063}),
+        (records.calibration(T0, 1, 4, records.CH_CO2, records.CAL_SPAN, 15000, 15120, 10000,
+                             9921, records.CAL_APPLIED), CALIBRATION,
+         {"channel": records.CH_CO2, "ref": 15000, "reading": 15120, "after": 9921}),
         (records.alarm(T0, 2, 3, 1, 1, 1625, 1600), ALARM, {"value": 1625, "limit": 1600}),
-        (records.config(T0, 2, 6, 20, "cmnet", "ctnet", records.SRC_REMOTE), CONFIG,
-         {"old": "cmnet", "new": "ctnet", "source": records.SRC_REMOTE}),
+        (records.config(T0, 2, 6, "device.site", "old", "new", records.SRC_REMOTE), CONFIG,
+         {"key": "device.site", "old": "old", "new": "new", "source": records.SRC_REMOTE}),
         (records.health(T0, 2, 3, 42, 86400, 31744, 127, 0, 1000, 23, 0, 2, 0, 0, 1), HEALTH,
          {"uptime": 86400, "acked": 1000, "err_dp": 2, "err_pa": 1}),
     )
@@ -130,9 +130,10 @@ def test_builders_follow_the_field_lists():
 
 
 def test_text_only_where_the_kind_allows_it():
-    ok = records.config(T0, 2, 6, 3, 84, "eighty-two", 0)
+    ok = records.config(T0, 2, 6, "edge.kp", 8400, "eighty-two", 0)
     assert records.decode(records.encode(ok))[0] == ok
     for rec in (records.boot(T0, 2, 3, "42", 1, 0, "v"), records.boot(T0, 2, 3, 42, 1, 0, 7),
+                records.config(T0, 2, 6, 3, 8400, 8200, 0), records.config(T0, 2, 6, "k", 1, 2, "x"),
                 records.alarm(T0, 2, 3, 1, 1, "high", 50), MINUTE_REC[:8] + ["1234"] + MINUTE_REC[9:]):
         data = records.encode(rec)  # encode checks the length, decode checks the types
         try:
