@@ -49,6 +49,11 @@ def test_stream_of_records_decodes_in_sequence():
         rec, pos = records.decode(stream, pos)
         assert rec == v["values"], v["name"]
     assert pos == len(stream)
+    # The same through a memoryview window, positions relative to the window.
+    size = len(vectors[8]["hex"]) // 2
+    start = sum(len(v["hex"]) // 2 for v in vectors[:8])
+    window = memoryview(stream)[start:start + size]
+    assert records.decode(window) == (vectors[8]["values"], size)
 
 
 def test_error_offset_is_absolute_in_the_stream():
