@@ -1,0 +1,95 @@
+"""Quectel EC200 / EG25 family: PDP context and one TCP socket (connectID 0) in buffer access mode.
+
+``AT+QICSGP`` sets the APN, ``AT+QIACT=1`` activates context 1, ``AT+QIOPEN=1,0,"TCP",...,0,0``
+opens the socket in buffer access mode. Sends are length-prefixed (``AT+QISEND=0,<n>``, ``>``,
+exactly n bytes, then ``SEND OK``). Incoming bytes stay in the modem, announced once by
+``+QIURC: "recv",0``; ``AT+QIRD=0,<n>`` returns them as a length-prefixed block until it says 0.
+"""
+from micropython import const
+
+from cemt.modem.at import ERROR, FAILED, OK
+from cemt.modem.parse import fields, num
+
+RESET = b"AT+CFUN=1,1"
+PWRKEY_ON_MS = const(500)   # PWRKEY low >= 500 ms powers on
+PWRKEY_OFF_MS = const(650)  # PWRKEY low >= 650 ms powers off
+SEND_MAX = const(1460)
+RECV_MAX = const(1500)
+
+
+class Adapter:
+    def __init__(self, at):
+        self.at = at
+        self.connected = False
+        self.rx_ready = False
+        self._open = None
+        self._want = 0
+        at.urc(b"+QIOPEN:", self._on_open)
+        at.urc(b"+QIURC:", self._on_urc)
+
+    def _on_open(self, line):
+        self._open = num(fields(line)[-1])
+
+    def _on_urc(self, line):
+        kind = fields(line)[0]
+        if kind == b'"recv"':
+            self.rx_ready = True
+        elif kind == b'"closed"' or kind == b'"pdpdeact"':
+            self.connected = False
+
+    def reset(self):
+        self.connected = False
+        self.rx_ready = False
+
+    async def net_open(self, apn, timeout):
+        at = self.at
+        r = await at.cmd(b'AT+QICSGP=1,1,"%s","","",1' % apn)
+        if r:
+            return r
+        r = await at.cmd(b"AT+QIACT?")
+        if r:
+            return r
+        for line in at.info:
+            if line.startswith(b"+QIACT: 1,1"):
+                return OK
+        return await at.cmd(b"AT+QIACT=1", timeout)
+
+    async def open(self, host, port, timeout):
+        at = self.at
+        self.rx_ready = False
+        self._open = None
+        r = await at.cmd(b'AT+QIOPEN=1,0,"TCP","%s",%d,0,0' % (host, port), timeout)
+        if r:
+            return r
+        r = await at.wait(self._open_done, timeout)
+        if r:
+            return r
+        if self._open != 0:
+            return FAILED
+        self.connected = True
+        return OK
+
+    def _open_done(self):
+        return self._open is not None
+
+    async def send(self, data, timeout):
+        r = await self.at.cmd(b"AT+QISEND=0,%d" % len(data), timeout, data=data, ok=b"SEND OK")
+        return FAILED if r == ERROR else r  # ERROR / SEND FAIL: the socket refused the bytes
+
+    def _rx_len(self, line):
+        n = num(fields(line)[0])
+        if n is not None:
+            self.rx_ready = n == self._want  # a full block: more may wait
+        return n
+
+    async def recv(self, buf, n, timeout):
+        at = self.at
+        self._want = n
+        r = await at.cmd(b"AT+QIRD=0,%d" % n, timeout, expect=b"+QIRD:", raw=self._rx_len,
+                         into=buf)
+        return -r if r else at.raw_len
+
+    async def close(self, timeout):
+        self.connected = False
+        self.rx_ready = False
+        return await self.at.cmd(b"AT+QICLOSE=0", timeout)
