@@ -77,7 +77,8 @@ def test_stream_yields_good_records_then_names_the_bad_offset():
 
 
 def test_non_canonical_record_named_as_such():
-    data = bytes.fromhex("9001011a6955b93c020300183c19003a1904d21904b01905141905dc19070d389519cb20194cb3")
+    data = bytes.fromhex("9001011a6955b93c020300183c19003a1904d21904b0"  # nv 58 in 3 bytes
+                         "1905141905dc19070d389519cb20194cb3")
     with pytest.raises(DecodeError, match="not in canonical form"):
         records.decode(data)
 

@@ -139,7 +139,7 @@ def damaged(draw):
 
 @st.composite
 def respelled(draw):
-    """A valid record with one integer head written wider than needed (valid CBOR, not canonical)."""
+    """A valid record with one integer head wider than needed: valid CBOR, not canonical."""
     values = draw(st.sampled_from(VALID))["values"]
     ints = [i for i, v in enumerate(values) if type(v) is int and -2**32 <= v < 2**32]
     i = draw(st.sampled_from(ints))

@@ -87,7 +87,7 @@ def _check_type(kind: int, name: str, v: object) -> None:
 
 
 def scaled(v: int, places: int) -> int | float | str:
-    """``v`` units of 10**-places in real units: an int, an exact float, or an exact decimal text."""
+    """``v`` units of 10**-places in real units: int, exact float, or exact decimal text."""
     if places == 0:
         return v
     if abs(v) < EXACT_FLOAT:

@@ -1,4 +1,4 @@
-"""Shared record vectors (docs/vectors/records.json) for the firmware tests; cwd is the repo root."""
+"""The shared record vectors, docs/vectors/records.json (firmware tests run from the repo root)."""
 import json
 
 PATH = "docs/vectors/records.json"

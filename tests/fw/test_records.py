@@ -89,8 +89,9 @@ def test_typical_sizes():
 
 
 def test_encode_refuses_malformed_records():
-    bad = (MINUTE_REC[:-1], MINUTE_REC + [0], [4] + MINUTE_REC[1:], MINUTE_REC[:8] + [1.5] + MINUTE_REC[9:],
-           MINUTE_REC[:5] + [True] + MINUTE_REC[6:], [HOUR] + MINUTE_REC[1:])
+    bad = (MINUTE_REC[:-1], MINUTE_REC + [0], [4] + MINUTE_REC[1:],
+           MINUTE_REC[:8] + [1.5] + MINUTE_REC[9:], MINUTE_REC[:5] + [True] + MINUTE_REC[6:],
+           [HOUR] + MINUTE_REC[1:])
     for rec in bad:
         try:
             records.encode(rec)
@@ -138,8 +139,10 @@ def test_text_only_where_the_kind_allows_it():
     ok = records.config(T0, 2, 6, "edge.kp", 8400, "eighty-two", 0)
     assert records.decode(records.encode(ok))[0] == ok
     for rec in (records.boot(T0, 2, 3, "42", 1, 0, "v"), records.boot(T0, 2, 3, 42, 1, 0, 7),
-                records.config(T0, 2, 6, 3, 8400, 8200, 0), records.config(T0, 2, 6, "k", 1, 2, "x"),
-                records.alarm(T0, 2, 3, 1, 1, "high", 50), MINUTE_REC[:8] + ["1234"] + MINUTE_REC[9:]):
+                records.config(T0, 2, 6, 3, 8400, 8200, 0),
+                records.config(T0, 2, 6, "k", 1, 2, "x"),
+                records.alarm(T0, 2, 3, 1, 1, "high", 50),
+                MINUTE_REC[:8] + ["1234"] + MINUTE_REC[9:]):
         data = records.encode(rec)  # encode checks the length, decode checks the types
         try:
             records.decode(data)
