@@ -13,3 +13,6 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             "firmware tests under micropython: {passed} passed, {failed} failed "
             "({files} file runs, source and .mpy)".format(**FIRMWARE_COUNTS))
+
+# tests/fw/ holds MicroPython test modules; tools/fwtest.py runs them (tests/test_firmware.py).
+collect_ignore = ["fw"]
