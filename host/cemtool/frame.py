@@ -20,7 +20,6 @@ CRC_SIZE = 4
 MAX_RAW = 1 + MAX_PAYLOAD + CRC_SIZE
 #: The longest COBS body (between delimiters) that a valid frame can have.
 MAX_RUN = MAX_RAW + 1 + (MAX_RAW - 1) // 254
-DELIMITER = 0
 
 
 class FrameError(ValueError):
