@@ -32,6 +32,11 @@ def pin(ident, mode=1, value=1):
     return machine.Pin(ident, machine.Pin.OUT if mode else machine.Pin.IN, value=value)
 
 
+def adc(pin, **kw):
+    # 11 dB attenuation reads up to about 3.1 V; read_uv() applies the chip's calibration.
+    return machine.ADC(machine.Pin(pin), atten=machine.ADC.ATTN_11DB)
+
+
 def flash(label="cemtlog", **kw):
     import esp32
     found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=label)

@@ -44,6 +44,17 @@ class PageFlash:
         return self._dev.ioctl(op, arg)
 
 
+class ADC:
+    """``machine.ADC`` with ``read_uv()``: the RP2040 reads 0..65535 over 0..vref."""
+
+    def __init__(self, pin, vref_uv):
+        self._adc = machine.ADC(machine.Pin(pin))
+        self._uv_q8 = vref_uv >> 8  # uV per count x 256; the product stays a small int
+
+    def read_uv(self):
+        return self._adc.read_u16() * self._uv_q8 >> 8
+
+
 def uart(ident, baudrate=9600, tx=None, rx=None, timeout=100, **kw):
     return machine.UART(ident, baudrate=baudrate, tx=machine.Pin(tx), rx=machine.Pin(rx),
                         timeout=timeout, rxbuf=512)
@@ -60,6 +71,10 @@ def spi(ident=0, sck=None, mosi=None, miso=None, baudrate=1000000, polarity=0, p
 
 def pin(ident, mode=1, value=1):
     return machine.Pin(ident, machine.Pin.OUT if mode else machine.Pin.IN, value=value)
+
+
+def adc(pin, vref_uv=3300000, **kw):
+    return ADC(pin, vref_uv)
 
 
 def flash(start=None, length=None, **kw):

@@ -202,6 +202,17 @@ class FileBlockDevice:
         return 0
 
 
+class ADC:
+    """``machine.ADC``-like input (a 4-20 mA shunt) that reads the microvolts a test set."""
+
+    def __init__(self, ident=None, uv=0):
+        self.ident = ident
+        self.uv = uv
+
+    def read_uv(self):
+        return self.uv
+
+
 class WDT:
     """Watchdog that records feeds; ``expired()`` tells whether a real one would have reset."""
 
@@ -233,6 +244,10 @@ def spi(**kw):
 
 def pin(ident, mode=Pin.OUT, value=1):
     return Pin(ident, mode, value)
+
+
+def adc(ident=None, **kw):
+    return ADC(ident)
 
 
 def flash(path, block_size=4096, blocks=256):
