@@ -15,9 +15,11 @@ status code, for health records.
 ``read()`` returns the decoded value, or 0 when nothing could be decoded (B, most D). Units are
 the edge's inputs: CO2 0.001 %vol, differential pressure 0.01 Pa, temperature 0.01 degC,
 absolute pressure Pa. Serial drivers wait for a reply at most ``timeout_ms``; I2C, SPI and ADC
-exchanges are bounded by the bus itself, so no call blocks the sampling loop for long. A driver whose start failed, or that lost its device for
-``restart_after`` reads in a row, runs ``start()`` again from ``read()`` at most every
-``retry_ms``, so a replugged or power-cycled sensor is re-initialised and re-verified.
+exchanges are bounded by the bus itself, so no call blocks the sampling loop for long.
+
+A driver whose start failed, or that lost its device for ``restart_after`` reads in a row, runs
+``start()`` again from ``read()`` at most every ``retry_ms``, so a replugged or power-cycled
+sensor is re-initialised and re-verified. docs/sensors.md has every driver's bytes and keys.
 """
 from micropython import const
 
