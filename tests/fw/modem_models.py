@@ -10,7 +10,7 @@ import time
 class ScriptUART:
     def __init__(self, script=()):
         self.steps = list(script)
-        self.written = bytearray()
+        self.written = 0  # bytes the driver wrote
         self._w = bytearray()
         self._rx = []  # [due_ms, bytes, offset]
         self._advance()
@@ -35,18 +35,20 @@ class ScriptUART:
         while self.steps:
             expect, reply = self.steps[0]
             if expect is not None:
+                w = self._w
                 n = len(expect)
-                if bytes(self._w[:n]) != expect[:len(self._w)]:
-                    raise AssertionError("driver wrote %r, script expects %r" % (bytes(self._w), expect))
-                if len(self._w) < n:
+                for i in range(min(len(w), n)):  # compare in place: payloads can be large
+                    if w[i] != expect[i]:
+                        raise AssertionError("driver wrote %r, script expects %r"
+                                             % (bytes(w), bytes(expect)))
+                if len(w) < n:
                     return
-                self._w = self._w[n:]
+                self._w = w[n:]
             self.steps.pop(0)
             self._queue(reply)
 
     def write(self, data):
-        data = bytes(data)
-        self.written += data
+        self.written += len(data)
         self._w += data
         self._advance()
         return len(data)
@@ -73,34 +75,6 @@ class ScriptUART:
         return not self.steps and not self._w
 
 
-class RecPin:
-    """A pin that records (level, ms since creation) for each change."""
-
-    def __init__(self, value=0):
-        self._v = value
-        self._t0 = time.ticks_ms()
-        self.log = []
-
-    def value(self, v=None):
-        if v is None:
-            return self._v
-        self._v = 1 if v else 0
-        self.log.append((self._v, time.ticks_diff(time.ticks_ms(), self._t0)))
-
-
-class DictStore:
-    def __init__(self, d=None):
-        self.d = {} if d is None else d
-        self.writes = 0
-
-    def get(self, key, default=None):
-        return self.d.get(key, default)
-
-    def set(self, key, value):
-        self.d[key] = value
-        self.writes += 1
-
-
 def ok(cmd, *lines):
     """A script step: ``cmd`` answered by info ``lines`` then OK, as a V1 modem with echo off."""
     out = b""
@@ -112,3 +86,4 @@ def ok(cmd, *lines):
 def run(coro):
     import asyncio
     return asyncio.run(coro)
+

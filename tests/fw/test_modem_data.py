@@ -21,7 +21,7 @@ def test_prompt_then_binary_data_exactly():
 def test_prompt_refused_with_error():
     u, at = engine([(b"AT+QISEND=0,3\r", b"\r\nERROR\r\n")])
     assert run(at.cmd(b"AT+QISEND=0,3", 200, data=b"abc", ok=b"SEND OK")) == A.ERROR
-    assert u.written == b"AT+QISEND=0,3\r"  # no data without a prompt
+    assert u.written == 14  # the command only: no data without a prompt
 
 
 def test_length_prefixed_read_of_binary_data():
@@ -38,13 +38,18 @@ def test_length_prefixed_read_of_binary_data():
     assert at.raw_len == len(data) and bytes(buf[:at.raw_len]) == data
 
 
-def test_wait_for_a_urc_and_its_timeout():
+def test_wait_for_a_condition_or_a_wanted_line():
     u, at = engine([])
     got = []
-    at.urc(b"+CIPOPEN:", got.append)
-    u.feed(50, b"\r\n+CIPOPEN: 0,0\r\n")
-    assert run(at.wait(lambda: got, 500)) == A.OK
-    assert run(at.wait(lambda: False, 30)) == A.TIMEOUT
+    at.urc(b"+CIPRXGET: 1", got.append)
+    u.feed(30, b"\r\n+CIPRXGET: 1,0\r\n")
+    assert run(at.wait(500, lambda: got)) == A.OK
+    u.feed(30, b"\r\n+CIPRXGET: 1,0\r\n", b"\r\n+CIPOPEN: 0,0\r\n")
+    assert run(at.wait(500, want=b"+CIPOPEN:")) == A.OK
+    assert at.info == [b"+CIPOPEN: 0,0"] and len(got) == 2
+    assert run(at.wait(30, want=b"+CIPOPEN:")) == A.OK  # already there from before
+    at.info = []
+    assert run(at.wait(30, want=b"+CIPOPEN:")) == A.TIMEOUT
 
 
 def test_a_slow_reply_does_not_block_other_tasks():

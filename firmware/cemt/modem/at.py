@@ -148,10 +148,16 @@ class AT:
     async def _idle(self):
         await asyncio.sleep_ms(self.poll_ms)
 
-    async def wait(self, done, timeout):
-        """Handle URCs until ``done()`` is true (OK) or ``timeout`` ms pass (TIMEOUT)."""
+    async def wait(self, timeout, done=None, want=None):
+        """Handle URCs until ``done()`` is true or a line starting with ``want`` arrives (kept as
+        ``self.info``; also found there if the last command already got it): OK, else TIMEOUT."""
+        if want is not None:
+            for line in self.info:
+                if line.startswith(want):
+                    self.info = [line]
+                    return OK
         t0 = time.ticks_ms()
-        while not done():
+        while done is None or not done():
             if time.ticks_diff(time.ticks_ms(), t0) >= timeout:
                 return TIMEOUT
             if not self._pull():
@@ -159,6 +165,9 @@ class AT:
                 continue
             if self._scan(False) == _LINE:
                 line = self._take()
+                if line and want is not None and line.startswith(want):
+                    self.info = [line]
+                    return OK
                 if not line or not self._dispatch(line):
                     self.stray += 1
         return OK

@@ -6,14 +6,13 @@ Nothing raises: methods return False / -1 and leave ``last_error`` = stage * 16 
 garbled replies, SIM, registration, data network) climbs the escalation ladder; a refused or
 closed connection on a healthy modem does not.
 """
-import asyncio
 import time
 
 from micropython import const
 
 from cemt.board.clock import TQ_NETWORK
 from cemt.modem.at import AT, CLOSED, FAILED, OK, TIMEOUT
-from cemt.modem.ladder import BOARD, POWER, RESET, Ladder
+from cemt.modem.ladder import Ladder, act
 from cemt.modem.parse import cclk_utc, csq_dbm, reg_stat, registered
 
 # Stages: the high nibble of ``last_error``.
@@ -43,8 +42,7 @@ class Modem:
     t_power_gap = 3000
 
     def __init__(self, uart, family="simcom", apn=b"", pwrkey=None, pwrkey_active=1, power=None,
-                 status=None, store=None, board_reset=None, clock=None, retries=3,
-                 board_holdoff_ms=3600000):
+                 store=None, board_reset=None, clock=None, retries=3, board_holdoff_ms=3600000):
         if family == "simcom":
             from cemt.modem import simcom as fam
         elif family == "quectel":
@@ -56,9 +54,8 @@ class Modem:
         self.link = fam.Adapter(self.at)
         self.apn = apn if isinstance(apn, bytes) else apn.encode()
         self.pwrkey = pwrkey
-        self._key_on = pwrkey_active
+        self.key_on = pwrkey_active
         self.power = power
-        self.status = status
         self.board_reset = board_reset
         self.clock = clock
         self.ladder = Ladder(store, retries, board_holdoff_ms, board_reset is not None)
@@ -68,31 +65,21 @@ class Modem:
         self.stat = -1      # last +CEREG/+CREG <stat>; -1 before the first answer
         self.rssi = 0       # dBm; 0 when unknown
         self.last_error = 0
-        self._booted = False
-        self.at.urc(b"+CEREG:", self._on_reg)
-        self.at.urc(b"RDY", self._on_boot)
+        self.at.urc(b"+CEREG:", self._urc)
+        self.at.urc(b"RDY", self._urc)
         if pwrkey is not None:
             pwrkey.value(0 if pwrkey_active else 1)
 
-    # -- URCs
-
-    def _on_reg(self, line):
+    def _urc(self, line):
+        if line == b"RDY":  # the modem (re)booted: nothing of the old session survives
+            self.ready = False
+            self.link.reset()
+            return
         stat = reg_stat(line)
         if stat is not None:
             self.stat = stat
             if not registered(stat):
                 self.ready = False
-
-    def _on_boot(self, line):
-        self._booted = True
-        self.ready = False
-        self.link.reset()
-
-    def _is_booted(self):
-        return self._booted
-
-    def _is_registered(self):
-        return registered(self.stat)
 
     def _rx_or_gone(self):
         return self.link.rx_ready or not self.link.connected
@@ -106,55 +93,15 @@ class Modem:
             return False
         self.ready = False
         self.link.reset()
-        act = self.ladder.failure()
-        if act == RESET:
-            await self._reset()
-        elif act == POWER:
-            await self._power_cycle()
-        elif act == BOARD:
-            self.board_reset()
+        await act(self, self.ladder.failure())
         return False
 
-    async def _probe(self):
+    async def probe(self):
+        """True once the modem answers ``AT`` (``probes`` tries)."""
         for _ in range(self.probes):
             if await self.at.cmd(b"AT", self.t_probe) == OK:
                 return True
         return False
-
-    async def _boot_wait(self):
-        await self.at.wait(self._is_booted, self.t_boot)
-        return await self._probe()
-
-    async def _reset(self):
-        self._booted = False
-        await self.at.cmd(self.fam.RESET, self.t_cmd)  # a hung modem ignores it: no check
-        self.at.flush()
-        await self._boot_wait()
-
-    async def _press(self, ms):
-        self.pwrkey.value(self._key_on)
-        await asyncio.sleep_ms(ms)
-        self.pwrkey.value(0 if self._key_on else 1)
-
-    async def _power_cycle(self):
-        self._booted = False
-        if self.power is not None:
-            self.power.value(0)
-            await asyncio.sleep_ms(self.t_power_gap)
-            self.power.value(1)
-        elif self.pwrkey is None:
-            return await self._reset()
-        elif self.status is None or self.status.value():
-            await self._press(self.t_key_off)
-            await asyncio.sleep_ms(self.t_power_gap)
-        self.at.flush()
-        if self.pwrkey is not None:
-            await self._press(self.t_key_on)
-        if await self._boot_wait() or self.status is not None or self.pwrkey is None:
-            return
-        # No status pin: the modem may have been off already, so the first press turned it off.
-        await self._press(self.t_key_on)
-        await self._boot_wait()
 
     async def _register(self):
         at = self.at
@@ -164,8 +111,8 @@ class Modem:
             if r == TIMEOUT:
                 return r
             if r == OK:
-                self._on_reg(at.info[-1])
-            if not registered(self.stat):
+                self._urc(at.info[-1])
+            if not registered(self.stat):  # 2G/3G fallback
                 r = await at.cmd(b"AT+CREG?", self.t_cmd, expect=b"+CREG:")
                 if r == OK and registered(reg_stat(at.info[-1])):
                     self.stat = reg_stat(at.info[-1])
@@ -173,7 +120,7 @@ class Modem:
                 return OK
             if time.ticks_diff(time.ticks_ms(), t0) >= self.t_reg:
                 return FAILED
-            await at.wait(self._is_registered, self.t_reg_poll)
+            await at.wait(self.t_reg_poll, want=b"+CEREG:")  # the change URC ends the pause
 
     # -- the API
 
@@ -182,7 +129,7 @@ class Modem:
         if self.ready:
             return True
         at = self.at
-        if not await self._probe():
+        if not await self.probe():
             return await self._bad(PROBE, TIMEOUT)
         for c in (b"ATE0", b"AT+CMEE=1", b"AT+CEREG=1", b"AT+CTZU=1"):
             await at.cmd(c, self.t_cmd)  # best effort: echo and verbose codes are parsed anyway
@@ -254,7 +201,7 @@ class Modem:
         if not link.rx_ready:
             if not link.connected:
                 return -1
-            await self.at.wait(self._rx_or_gone, timeout)
+            await self.at.wait(timeout, self._rx_or_gone)
             if not link.rx_ready and (not link.connected or timeout == 0):
                 return 0 if link.connected else -1
             # Timed out: read anyway, in case the data notice was lost to line noise.

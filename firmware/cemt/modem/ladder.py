@@ -1,11 +1,15 @@
 """The escalation ladder: retry, then modem reset, then power-cycle, then board reset.
 
+``act(modem, action)`` carries an action out: the family's reset command, a PWRKEY (and
+optional supply switch) power-cycle, or the app's board-reset callback.
+
 ``failure()`` says which action the next failure calls for; ``success()`` drops back to plain
 retries. The counts of each action survive board resets through a ``store`` object the app
 supplies (``get(key, default)`` / ``set(key, value)``, e.g. over a small JSON file). A board
 reset is only taken once the board has been up ``board_holdoff_ms``, so a long network outage
 cannot turn into a reset loop that stops the sampling.
 """
+import asyncio
 import time
 
 from micropython import const
@@ -55,3 +59,43 @@ class Ladder:
     def success(self):
         self.streak = 0
         self.rung = RETRY
+
+
+async def _boot_wait(m):
+    await m.at.wait(m.t_boot, want=b"RDY")  # modems without RDY (autobaud) just take longer
+    return await m.probe()
+
+
+async def _press(m, ms):
+    m.pwrkey.value(m.key_on)
+    await asyncio.sleep_ms(ms)
+    m.pwrkey.value(0 if m.key_on else 1)
+
+
+async def act(m, action):
+    """Carry out ``action`` (from ``Ladder.failure``) on the driver ``m``."""
+    if action == BOARD:
+        m.board_reset()
+        return
+    if action == RETRY:
+        return
+    if action == RESET or (m.pwrkey is None and m.power is None):
+        await m.at.cmd(m.fam.RESET, m.t_cmd)  # a hung modem ignores it: no check
+        await _boot_wait(m)
+        return
+    if m.power is not None:
+        m.power.value(0)
+        await asyncio.sleep_ms(m.t_power_gap)
+        m.power.value(1)
+    else:
+        await _press(m, m.t_key_off)
+        await asyncio.sleep_ms(m.t_power_gap)
+    m.at.flush()
+    if m.pwrkey is None:
+        await _boot_wait(m)
+        return
+    await _press(m, m.t_key_on)
+    if not await _boot_wait(m) and m.power is None:
+        # The modem may have been off already, so the first press switched it on, the second off.
+        await _press(m, m.t_key_on)
+        await _boot_wait(m)

@@ -4,18 +4,15 @@ Each takes one reply line (bytes, prefix included) and returns an int, or None w
 does not hold a valid value. No floats, no ``time.mktime`` (its epoch differs between ports).
 """
 
-# Registration states of +CEREG / +CREG (3GPP TS 27.007 <stat>).
-REG_NONE = 0
+# Registered states of +CEREG / +CREG <stat> (3GPP TS 27.007): 0 not searching, 2 searching,
+# 3 denied, 4 unknown are the others.
 REG_HOME = 1
-REG_SEARCHING = 2
-REG_DENIED = 3
-REG_UNKNOWN = 4
 REG_ROAMING = 5
 
 _MDAYS = b"\x1f\x1c\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"
-# CCLK years outside this window are the modem's unsynced defaults (70/01/01, 80/01/06, 04/01/01).
+# CCLK years outside 2020..2069 are unsynced defaults (70/01/01, 80/01/06, 04/01/01).
 _YEAR_MIN = 2020
-_YEAR_MAX = 2079
+_YEAR_MAX = 2069
 
 
 def fields(line):
@@ -71,44 +68,30 @@ def days_since_1970(y, m, d):
     return days + d - 1
 
 
-def _two(s, i):
-    a = s[i] - 48
-    b = s[i + 1] - 48
-    if not (0 <= a <= 9 and 0 <= b <= 9):
-        raise ValueError
-    return a * 10 + b
+_CCLK = b"00/00/00,00:00:00+00"  # the layout of a CCLK time: 0 = a digit, 43 ('+') = the sign
 
 
 def cclk_utc(line):
     """``+CCLK: "yy/MM/dd,hh:mm:ss±zz"`` (local time, zone in quarter hours) to UTC Unix seconds.
 
-    None for a malformed line or an unsynced clock (a year outside 2020..2079).
+    None for a malformed line or an unsynced clock (a year outside 2020..2069).
     """
     q = line.find(b'"')
     s = line[q + 1:]
-    if q < 0 or len(s) < 21 or s[20] != 34:  # 34 = closing quote after "±zz"
+    if q < 0 or len(s) < 21 or s[20] != 34:
         return None
-    try:
-        if s[2] != 47 or s[5] != 47 or s[8] != 44 or s[11] != 58 or s[14] != 58:
+    for i in range(20):
+        c = s[i]
+        t = _CCLK[i]
+        if not (48 <= c <= 57 if t == 48 else c == t or (t == 43 and c == 45)):
             return None
-        y = 2000 + _two(s, 0)
-        mo = _two(s, 3)
-        d = _two(s, 6)
-        h = _two(s, 9)
-        mi = _two(s, 12)
-        sec = _two(s, 15)
-        zq = _two(s, 18)
-    except ValueError:
-        return None
-    if s[17] == 45:    # '-'
+    y, mo, d, h, mi, sec, zq = [int(s[i:i + 2]) for i in range(0, 20, 3)]
+    y += 2000
+    if s[17] == 45:
         zq = -zq
-    elif s[17] != 43:  # '+'
-        return None
     if not (_YEAR_MIN <= y <= _YEAR_MAX and 1 <= mo <= 12 and h < 24 and mi < 60 and sec < 60
-            and zq <= 56 and zq >= -48):
+            and -48 <= zq <= 56):
         return None
-    mdays = _MDAYS[mo - 1] + (1 if mo == 2 and _leap(y) else 0)
-    if not 1 <= d <= mdays:
+    if not 1 <= d <= _MDAYS[mo - 1] + (1 if mo == 2 and _leap(y) else 0):
         return None
-    local = days_since_1970(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
-    return local - zq * 900
+    return (days_since_1970(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - zq * 900

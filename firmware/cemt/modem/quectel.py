@@ -1,9 +1,8 @@
-"""Quectel EC200 / EG25 family: PDP context and one TCP socket (connectID 0) in buffer access mode.
+"""Quectel EC200 / EG25 family: PDP context 1 and one TCP socket (connectID 0), buffer access mode.
 
-``AT+QICSGP`` sets the APN, ``AT+QIACT=1`` activates context 1, ``AT+QIOPEN=1,0,"TCP",...,0,0``
-opens the socket in buffer access mode. Sends are length-prefixed (``AT+QISEND=0,<n>``, ``>``,
-exactly n bytes, then ``SEND OK``). Incoming bytes stay in the modem, announced once by
-``+QIURC: "recv",0``; ``AT+QIRD=0,<n>`` returns them as a length-prefixed block until it says 0.
+Sends are length-prefixed (``AT+QISEND=0,<n>``, ``>``, n bytes, ``SEND OK``): any byte value
+passes. Incoming bytes stay in the modem, announced once by ``+QIURC: "recv",0``;
+``AT+QIRD=0,<n>`` returns them as a length-prefixed block until it says 0.
 """
 from micropython import const
 
@@ -22,19 +21,13 @@ class Adapter:
         self.at = at
         self.connected = False
         self.rx_ready = False
-        self._open = None
         self._want = 0
-        at.urc(b"+QIOPEN:", self._on_open)
-        at.urc(b"+QIURC:", self._on_urc)
+        at.urc(b"+QIURC:", self._urc)
 
-    def _on_open(self, line):
-        self._open = num(fields(line)[-1])
-
-    def _on_urc(self, line):
-        kind = fields(line)[0]
-        if kind == b'"recv"':
+    def _urc(self, line):
+        if line.startswith(b'+QIURC: "recv"'):
             self.rx_ready = True
-        elif kind == b'"closed"' or kind == b'"pdpdeact"':
+        else:  # "closed",<id> / "pdpdeact",<ctx>
             self.connected = False
 
     def reset(self):
@@ -43,10 +36,7 @@ class Adapter:
 
     async def net_open(self, apn, timeout):
         at = self.at
-        r = await at.cmd(b'AT+QICSGP=1,1,"%s","","",1' % apn)
-        if r:
-            return r
-        r = await at.cmd(b"AT+QIACT?")
+        r = await at.cmd(b'AT+QICSGP=1,1,"%s","","",1' % apn) or await at.cmd(b"AT+QIACT?")
         if r:
             return r
         for line in at.info:
@@ -57,20 +47,14 @@ class Adapter:
     async def open(self, host, port, timeout):
         at = self.at
         self.rx_ready = False
-        self._open = None
-        r = await at.cmd(b'AT+QIOPEN=1,0,"TCP","%s",%d,0,0' % (host, port), timeout)
+        r = (await at.cmd(b'AT+QIOPEN=1,0,"TCP","%s",%d,0,0' % (host, port), timeout)
+             or await at.wait(timeout, want=b"+QIOPEN:"))
         if r:
             return r
-        r = await at.wait(self._open_done, timeout)
-        if r:
-            return r
-        if self._open != 0:
+        if num(fields(at.info[0])[-1]) != 0:
             return FAILED
         self.connected = True
         return OK
-
-    def _open_done(self):
-        return self._open is not None
 
     async def send(self, data, timeout):
         r = await self.at.cmd(b"AT+QISEND=0,%d" % len(data), timeout, data=data, ok=b"SEND OK")
@@ -83,6 +67,7 @@ class Adapter:
         return n
 
     async def recv(self, buf, n, timeout):
+        """Bytes read into ``buf`` (>= 0), or minus the result when the read failed."""
         at = self.at
         self._want = n
         r = await at.cmd(b"AT+QIRD=0,%d" % n, timeout, expect=b"+QIRD:", raw=self._rx_len,
@@ -90,6 +75,5 @@ class Adapter:
         return -r if r else at.raw_len
 
     async def close(self, timeout):
-        self.connected = False
-        self.rx_ready = False
+        self.reset()
         return await self.at.cmd(b"AT+QICLOSE=0", timeout)
