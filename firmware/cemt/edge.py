@@ -17,8 +17,8 @@ averages and the mass. ``sample`` allocates nothing. docs/edge.md has the formul
 """
 from micropython import const
 
-from cemt.fixmath import (RATIO_ONE, T0, density, dry_co2, molar_mass, muldiv,
-                          point_velocity, ratio, std_velocity)
+from cemt.fixmath import (NAMES, NMM, NQ, RATIO_ONE, T0, Stats, density, dry_co2, flag_of,
+                          molar_mass, muldiv, point_velocity, ratio, std_velocity)
 from cemt.schema import (DAY, FIELDS, HEADER, HOUR, MIN_VALID, MINUTE, PRIORITY, TIME, TQ,
                          VER, D, N, T)
 
@@ -39,11 +39,8 @@ _VSN_BOUND = const(720000)  # largest Vsn (1e-4 m/s) in range at Kp = Kv = 1 (71
 _FLUX_DIV = const(256)      # CO2 flux = co2 (0.001 %vol) * Vsn (1e-4 m/s) / 256
 _CO2D_MAX = const(60000)    # 30 %vol wet at 50 % moisture, dry basis
 _MASS_TOP = const(1 << 29)  # per-sample mass scale: plus the carry, below 2**30
-_BIG = const(0x3FFFFFFF)
 
-# Quantities averaged over valid samples (named as in the record fields); the first four also
-# keep min/max.
-_NAMES = ("co2", "vel", "temp", "qsn", "ps", "pa", "xsw")
+# A valid sample's quantities, in the order of fixmath.NAMES.
 _Q_CO2 = const(0)   # 0.001 %vol dry
 _Q_VEL = const(1)   # Vs, 1e-4 m/s
 _Q_TEMP = const(2)  # 0.01 degC
@@ -51,31 +48,13 @@ _Q_QSN = const(3)   # Vsn (dry standard velocity), 1e-4 m/s: Qsn = 3600 F Vsn
 _Q_PS = const(4)    # Pa
 _Q_PA = const(5)    # Pa
 _Q_XSW = const(6)   # 1e-4
-_NQ = const(7)
-_NMM = const(4)
-# Internal units per record unit; 0 marks Qsn, which the area scales.
-_SCALE = (10, 100, 10, 0, 1, 1, 1)
 
-_NO_TQ = const(255)
 # Position of each abnormal status in PRIORITY (N: 8, never chosen).
 _RANK = bytearray(8)
 _RANK[N] = 8
 for _i, _s in enumerate(PRIORITY):
     _RANK[_s] = _i
 del _i, _s
-
-
-def flag_of(counts, n):
-    """The period flag from the count of each flag among its n inputs (the 75 % rule)."""
-    if 4 * counts[N] >= 3 * n:
-        return N
-    best = N
-    most = 0
-    for f in PRIORITY:
-        if counts[f] > most:
-            best = f
-            most = counts[f]
-    return best
 
 
 def _check(name, value, lo, hi):
@@ -101,71 +80,29 @@ class EdgeConfig:
         self.co2_wet = bool(co2_wet)
 
 
-class _Period:
-    """One open minute, hour or day: its inputs' counts, and exact means of its valid samples."""
+class _Period(Stats):
+    """One open minute, hour or day, and the record it becomes."""
 
     def __init__(self, kind, length):
+        super().__init__()
         self.length = length
         self.min_valid = MIN_VALID[kind]
         fields = FIELDS[kind]
         self.rec = [0] * (HEADER + len(fields))
         self.rec[0] = kind
-        # Where each field between nv and mass comes from in Edge._out, by its schema name.
+        # Where each field between nv and mass comes from in Stats.convert's output, by name.
         self.layout = bytearray()
         for name in fields[3:-1]:
             base, _, ext = name.partition("_")
-            i = _NAMES.index(base)
-            self.layout.append(i if not ext else _NQ + i if ext == "min" else _NQ + _NMM + i)
-        self.counts = bytearray(8)
-        self.avg = [0] * _NQ
-        self.rem = [0] * _NQ     # sum of the valid samples = avg * ns + rem, 0 <= rem < ns
-        self.lo = [0] * _NMM
-        self.hi = [0] * _NMM
+            i = NAMES.index(base)
+            self.layout.append(i if not ext else NQ + i if ext == "min" else NQ + NMM + i)
         self.start = None
 
     def open(self, t):
         # Arithmetic on t happens only here: on 32-bit ports today's t is a long int.
         self.start = t - t % self.length
         self.end = self.start + self.length
-        self.tq = _NO_TQ
-        self.n = self.nv = self.mass = self.ns = 0
-        for i in range(8):
-            self.counts[i] = 0
-        for i in range(_NQ):
-            self.avg[i] = self.rem[i] = 0
-        for i in range(_NMM):
-            self.lo[i] = _BIG
-            self.hi[i] = -_BIG
-
-    def count(self, flag, valid, tq, mass):
-        """One input: a sample of a minute, a minute record of an hour, an hour of a day."""
-        self.n += 1
-        if valid:
-            self.nv += 1
-        self.counts[flag] += 1
-        if tq < self.tq:
-            self.tq = tq
-        self.mass += mass
-
-    def fold(self, nv, sums, lo, hi):
-        """Add nv valid samples (their sums, minima, maxima) to the exact running means."""
-        if not nv:
-            return
-        ns = self.ns + nv
-        avg = self.avg
-        rem = self.rem
-        for i in range(_NQ):
-            # avg*ns + rem + sum == (avg + q)*ns' + r; no term exceeds 60 samples' worth
-            x = sums[i] - avg[i] * nv + rem[i]
-            q = x // ns
-            avg[i] += q
-            rem[i] = x - q * ns
-        self.ns = ns
-        for i in range(_NMM):
-            if lo[i] < self.lo[i]:
-                self.lo[i] = lo[i]
-            if hi[i] > self.hi[i]:
-                self.hi[i] = hi[i]
+        self.reset()
 
 
 class Edge:
@@ -194,9 +131,9 @@ class Edge:
         self._minute = _Period(MINUTE, 60)
         self._hour = _Period(HOUR, 3600)
         self._day = _Period(DAY, 86400)
-        self._q = [0] * _NQ     # this sample's quantities
-        self._sum = [0] * _NQ   # their sums over the minute
-        self._out = [0] * (_NQ + 2 * _NMM)
+        self._q = [0] * NQ     # this sample's quantities
+        self._sum = [0] * NQ   # their sums over the minute
+        self._out = [0] * (NQ + 2 * NMM)
 
     def sample(self, t, tq, values, status):
         if t <= self._last:
@@ -214,11 +151,11 @@ class Edge:
             self._measure(values)
             q = self._q
             s = self._sum
-            for i in range(_NQ):
+            for i in range(NQ):
                 s[i] += q[i]
             lo = m.lo
             hi = m.hi
-            for i in range(_NMM):
+            for i in range(NMM):
                 if q[i] < lo[i]:
                     lo[i] = q[i]
                 if q[i] > hi[i]:
@@ -292,7 +229,7 @@ class Edge:
 
     def _open(self, t):
         self._minute.open(t)
-        for i in range(_NQ):
+        for i in range(NQ):
             self._sum[i] = 0
         if self._hour.start is None:
             self._hour.open(t)
@@ -318,7 +255,7 @@ class Edge:
     def _emit(self, p):
         """Send p's record to the sink and close p; returns its flag."""
         flag = flag_of(p.counts, p.n)
-        self._convert(p)
+        p.convert(self._out, self._area)
         rec = p.rec
         rec[TIME] = p.start
         rec[TQ] = p.tq
@@ -334,28 +271,3 @@ class Edge:
         p.start = None
         self._sink(rec)
         return flag
-
-    def _convert(self, p):
-        """Fill self._out: p's means, then minima, then maxima, in record units (halves up)."""
-        out = self._out
-        ns = p.ns
-        for i in range(_NQ + 2 * _NMM):
-            out[i] = 0
-        if not ns:
-            return
-        for i in range(_NQ):
-            if _SCALE[i] == 1:
-                out[i] = p.avg[i] + 1 if 2 * p.rem[i] >= ns else p.avg[i]
-            else:
-                # exact for an even scale: the fraction rem/ns < 1 cannot cross a step
-                out[i] = self._unit(i, p.avg[i])
-        for i in range(_NMM):
-            out[_NQ + i] = self._unit(i, p.lo[i])
-            out[_NQ + _NMM + i] = self._unit(i, p.hi[i])
-
-    def _unit(self, i, x):
-        k = _SCALE[i]
-        if k:
-            return (x + (k >> 1)) // k
-        # Qsn (m3/h) = Vsn (1e-4 m/s) * area (1e-4 m2) * 3600e-8 = Vsn * area * 9 / 15625 / 16
-        return (muldiv(9 * x, self._area, 15625) + 8) >> 4

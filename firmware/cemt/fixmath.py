@@ -1,15 +1,22 @@
-"""Fixed-point numbers of the measurement chain, every intermediate a small int on 32-bit ports.
+"""The numbers of the edge computation, every intermediate a small int on 32-bit ports.
 
 MicroPython on ESP32 and RP2040 keeps an integer below 2**30 in the object word; a larger one is a
 heap-allocated long int. The edge's quantities have 17 to 23 significant bits, so their products
 need care: ``muldiv`` multiplies and divides with every partial below 2**30, ``isqrt`` and
 ``sqrt_scaled`` take square roots, ``ratio`` turns a configuration constant into a ``muldiv``
-multiplier once (its own arithmetic may use long ints: it is not on a hot path). On these, the
-per-sample formulas of the brief's section 4 (``dry_co2`` ... ``std_velocity``), with the units
-of docs/edge.md: CO2 0.001 %vol, moisture 1e-4, pressures Pa, temperatures 0.01 K, molar mass
-1e-4 g/mol, density 1e-5 kg/m3, velocities 1e-4 m/s.
+multiplier once (its own arithmetic may use long ints: it is not on a hot path). On these:
+
+- the per-sample formulas of the brief's section 4, ``dry_co2`` ... ``std_velocity``, in the units
+  of docs/edge.md (CO2 0.001 %vol, moisture 1e-4, pressures Pa, temperatures 0.01 K, molar mass
+  1e-4 g/mol, density 1e-5 kg/m3, velocities 1e-4 m/s);
+- ``Stats``, a period's statistics: counts by flag, the 75 % flag rule (``flag_of``), and exact
+  means, minima and maxima of its valid samples, rounded to record units.
+
+``cemt.edge`` owns the rest: configuration, validity, time and periods, records.
 """
 from micropython import const
+
+from cemt.schema import PRIORITY, N
 
 RATIO_SHIFT = const(17)  # a ratio multiplier p means p / 2**17
 RATIO_ONE = const(1 << 17)
@@ -117,3 +124,108 @@ def std_velocity(vs, pabs, tk, dry):
     Qsn = 3600 F times this; 27315 / 101325 = 1821 / 6755 (Tk in 0.01 K).
     """
     return muldiv(muldiv(muldiv(vs, pabs, tk), 1821, 6755), dry, 10000)
+
+
+# The quantities a period averages over its valid samples, named as in the record fields; the
+# first NMM also keep minima and maxima.
+NAMES = ("co2", "vel", "temp", "qsn", "ps", "pa", "xsw")
+NQ = const(7)
+NMM = const(4)
+# Internal units per record unit; 0 marks Qsn, held as Vsn and scaled by the area.
+_SCALE = (10, 100, 10, 0, 1, 1, 1)
+_BIG = const(0x3FFFFFFF)
+_NO_TQ = const(255)
+
+
+def flag_of(counts, n):
+    """The period flag from the count of each flag among its n inputs (the 75 % rule)."""
+    if 4 * counts[N] >= 3 * n:
+        return N
+    best = N
+    most = 0
+    for f in PRIORITY:
+        if counts[f] > most:
+            best = f
+            most = counts[f]
+    return best
+
+
+def _unit(i, area, x):
+    """Quantity i's value x in its record unit, rounded half up."""
+    k = _SCALE[i]
+    if k:
+        return (x + (k >> 1)) // k
+    # Qsn (m3/h) = Vsn (1e-4 m/s) * area (1e-4 m2) * 3600e-8 = Vsn * area * 9 / 15625 / 16
+    return (muldiv(9 * x, area, 15625) + 8) >> 4
+
+
+class Stats:
+    """A period's inputs by flag, worst time quality and mass, and the exact means, minima and
+    maxima of the quantities (NAMES) of its ns valid samples: their sum = avg * ns + rem with
+    0 <= rem < ns, so no sum, however long the period, outgrows a small int."""
+
+    def __init__(self):
+        self.counts = bytearray(8)
+        self.avg = [0] * NQ
+        self.rem = [0] * NQ
+        self.lo = [0] * NMM
+        self.hi = [0] * NMM
+        self.reset()
+
+    def reset(self):
+        self.tq = _NO_TQ
+        self.n = self.nv = self.mass = self.ns = 0
+        for i in range(8):
+            self.counts[i] = 0
+        for i in range(NQ):
+            self.avg[i] = self.rem[i] = 0
+        for i in range(NMM):
+            self.lo[i] = _BIG
+            self.hi[i] = -_BIG
+
+    def count(self, flag, valid, tq, mass):
+        """One input: a sample of a minute, a minute record of an hour, an hour of a day."""
+        self.n += 1
+        if valid:
+            self.nv += 1
+        self.counts[flag] += 1
+        if tq < self.tq:
+            self.tq = tq
+        self.mass += mass
+
+    def fold(self, nv, sums, lo, hi):
+        """Add nv valid samples (their sums, minima, maxima) to the exact running means."""
+        if not nv:
+            return
+        ns = self.ns + nv
+        avg = self.avg
+        rem = self.rem
+        for i in range(NQ):
+            # avg*ns + rem + sum == (avg + q)*ns' + r; no term exceeds 60 samples' worth
+            x = sums[i] - avg[i] * nv + rem[i]
+            q = x // ns
+            avg[i] += q
+            rem[i] = x - q * ns
+        self.ns = ns
+        for i in range(NMM):
+            if lo[i] < self.lo[i]:
+                self.lo[i] = lo[i]
+            if hi[i] > self.hi[i]:
+                self.hi[i] = hi[i]
+
+    def convert(self, out, area):
+        """Fill out with the means, minima, maxima in record units, halves up (area: 1e-4 m2)."""
+        ns = self.ns
+        for i in range(NQ + 2 * NMM):
+            out[i] = 0
+        if not ns:
+            return
+        for i in range(NQ):
+            if _SCALE[i] == 1:
+                out[i] = self.avg[i] + 1 if 2 * self.rem[i] >= ns else self.avg[i]
+            else:
+                # exact for an even scale: the fraction rem/ns < 1 cannot cross a step
+                out[i] = _unit(i, area, self.avg[i])
+        for i in range(NMM):
+            out[NQ + i] = _unit(i, area, self.lo[i])
+            out[NQ + NMM + i] = _unit(i, area, self.hi[i])
