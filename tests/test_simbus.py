@@ -165,3 +165,39 @@ def test_bridge_runs_from_mpy_too(rig):
     rig.bus.attach_i2c(0x25, SDP3x(rig.world))
     out = rig.run("print(simbus.I2C(bus).scan())\n", mode="mpy")
     assert out == ["[37]"]
+
+
+def test_transactions_do_not_allocate(rig):
+    rig.bus.attach_i2c(0x25, SDP3x(rig.world))
+    rig.bus.attach_i2c(0x76, BMP280(rig.world))
+    rig.bus.attach_spi(5, MAX31865(rig.world))
+    rig.bus.attach_adc(0, CurrentLoop(rig.world, {"lo": -2000, "hi": 2000}))
+    out = rig.run(
+        "import micropython\n"
+        "clock = simbus.SimClock(bus)\n"
+        "i2c = simbus.I2C(bus)\n"
+        "spi = simbus.SPI(bus)\n"
+        "cs = simbus.Pin(5)\n"
+        "spi.attach(cs)\n"
+        "adc = simbus.ADC(bus, 0)\n"
+        "i2c.writeto(0x25, b'\\x36\\x15')\n"
+        "m = bytearray(9)\n"
+        "r = bytearray(6)\n"
+        "q = bytearray(b'\\x01\\xff\\xff\\xff\\xff\\xff\\xff\\xff')\n"
+        "rx = bytearray(8)\n"
+        "i2c.writeto_mem(0x76, 0xF4, b'\\x57')\n"
+        "def once():\n"
+        "    clock.sleep_ms(1000)\n"
+        "    i2c.readfrom_into(0x25, m)\n"
+        "    i2c.readfrom_mem_into(0x76, 0xF7, r)\n"
+        "    cs(0)\n"
+        "    spi.write_readinto(q, rx)\n"
+        "    cs(1)\n"
+        "    return adc.read_uv()\n"
+        "once()\n"
+        "micropython.heap_lock()\n"
+        "for _ in range(50):\n"
+        "    uv = once()\n"
+        "micropython.heap_unlock()\n"
+        "print(uv > 0, m[6:8] == b'\\x00\\x3c')\n")
+    assert out == ["True", "True"]

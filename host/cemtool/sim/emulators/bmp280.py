@@ -4,7 +4,7 @@ Registers as in the datasheet: chip id 0xD0 (0x58), reset 0xE0 (0xB6), status 0x
 0xF4, config 0xF5, data 0xF7-0xFC (pressure then temperature, 20 bits each, 0x80000 before the
 first conversion), trimming parameters 0x88-0x9F. Writes are (register, value) pairs; reads
 auto-increment. The raw ADC words are chosen so that the datasheet's integer compensation
-(32-bit version, as the firmware uses; the 64-bit one agrees within 1 Pa) gives the model's
+(32-bit version, as the firmware uses; the 64-bit one agrees within 3 Pa) gives the model's
 ambient pressure at the current second, and ``temp_c`` for the temperature.
 """
 from __future__ import annotations

@@ -58,6 +58,11 @@ class ModbusAnalyser:
         if self.abc_reg is not None:
             self.hr[self.abc_reg] = ABC_DEFAULT_H
 
+    @property
+    def abc_period(self) -> int | None:
+        """The ABC period (hours) the analyser holds now."""
+        return None if self.abc_reg is None else self.hr[self.abc_reg]
+
     def registers(self) -> tuple[int, int]:
         """(status word, CO2 count) at the current second."""
         pct, mode = self.world.measure(self.device)
@@ -70,7 +75,9 @@ class ModbusAnalyser:
 
     async def _action(self, fc, start, address, count, regs, set_values):
         self.requests += 1
-        if fc == 4:
+        if fc in (3, 6, 16):
+            self.hr = regs   # pymodbus's live holding registers (start 0): power_cycle resets them
+        elif fc == 4:
             status, co2 = self.registers()
             if self.status_reg is not None:
                 regs[self.status_reg - start] = status
