@@ -214,11 +214,11 @@ def test_gss_protocol_on_a_pty(hub):
     try:
         assert p.ask(b"K 2\r\n", 10) == b" K 00002\r\n"
         assert p.ask(b".\r\n", 10) == b" . 00010\r\n"
-        assert p.ask(b"@\r\n", 14) == b" @ 1.0 8.0\r\n"      # autozero on from the factory
+        assert p.ask(b"@\r\n", 12) == b" @ 1.0 8.0\r\n"      # autozero on from the factory
         assert p.ask(b"@ 0\r\n", 6) == b" @ 0\r\n"
         assert p.ask(b"@\r\n", 6) == b" @ 0\r\n"
         assert p.ask(b"Z\r\n", 10) == b" Z 12346\r\n"        # 123456 ppm / 10, rounded
-        assert p.ask(b"Q\r\n", 5) == b" ?\r\n"
+        assert p.ask(b"Q\r\n", 4) == b" ?\r\n"
         at(w, 10)
         assert p.ask(b"Z\r\n", 10) == b" Z x2346\r\n"
         at(w, 20)
