@@ -201,3 +201,16 @@ def test_transactions_do_not_allocate(rig):
         "micropython.heap_unlock()\n"
         "print(uv > 0, m[6:8] == b'\\x00\\x3c')\n")
     assert out == ["True", "True"]
+
+
+def test_async_sleeps_drive_the_barrier(rig):
+    out = rig.run(
+        "import asyncio\n"
+        "clock = simbus.SimClock(bus)\n"
+        "async def main():\n"
+        "    for _ in range(5):\n"
+        "        await clock.asleep_ms(1000)\n"
+        "    clock.sleep_ms(-500)\n"           # never backwards
+        "asyncio.run(main())\n"
+        "print(clock.now())\n")
+    assert out == [str(rig.sc.start + 5)] and rig.world.t == rig.sc.start + 5

@@ -155,6 +155,8 @@ class SimClock:
         self.quality = quality
 
     def advance(self, ms):
+        if ms <= 0:
+            return  # time never runs backwards
         self._t_ms += ms
         if self._t_ms // 1000 != self._sent:
             self._sent = self._t_ms // 1000
@@ -165,7 +167,7 @@ class SimClock:
         self.advance(ms)
 
     async def asleep_ms(self, ms):
-        import asyncio
+        import asyncio  # only an asyncio app pays for it
         self.advance(ms)
         await asyncio.sleep_ms(0)
 
