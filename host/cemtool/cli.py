@@ -45,3 +45,11 @@ def emit(found: Iterable[records.Record], fmt: str) -> None:
 def decode(file: str, fmt: str) -> None:
     """Print the records of FILE (a stream of CBOR records; - for stdin), one row each."""
     emit(records.decode_stream(read_input(file)), fmt)
+
+
+def _add_subgroups() -> None:
+    from cemtool.sim.cli import sim
+    main.add_command(sim)
+
+
+_add_subgroups()

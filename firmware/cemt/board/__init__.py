@@ -1,7 +1,7 @@
 """The hardware seam: every access to time, buses, pins, flash and the watchdog goes through here.
 
 ``port()`` returns the module that implements the seam on the running port (``esp32``, ``rp2`` or
-``unix``); each offers the same names: ``Clock``, ``uart``, ``i2c``, ``spi``, ``adc``, ``pin``,
+``unix``); each offers the same names: ``clock``, ``uart``, ``i2c``, ``spi``, ``adc``, ``pin``,
 ``flash``, ``watchdog``. The rest of the firmware never imports ``machine`` directly.
 """
 import sys

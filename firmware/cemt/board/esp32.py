@@ -11,7 +11,7 @@ from cemt.board.clock import EPOCH_2000, Clock as _Clock
 _PORT_EPOCH = EPOCH_2000 if __import__("time").gmtime(0)[0] == 2000 else 0
 
 
-def Clock():
+def clock(**kw):
     return _Clock(_PORT_EPOCH)
 
 

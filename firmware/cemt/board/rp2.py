@@ -12,7 +12,7 @@ from cemt.board.clock import Clock as _Clock
 PAGE = 256
 
 
-def Clock():
+def clock(**kw):
     return _Clock(0)
 
 

@@ -230,27 +230,60 @@ class WDT:
         return self._clock.ticks_diff(self._clock.ticks_ms(), self._last) > self.timeout_ms
 
 
-def uart(path, baudrate=9600, **kw):
-    return UART(path, baudrate)
+# Factories, called by cemt.hardware with a board-profile entry. ``via`` is an open sim bridge
+# (cemt.board.simbus.Bus): on the simulator's board I2C, SPI, ADC, chip selects and the clock
+# travel over it; without it they are in-process models for tests.
+
+def uart(path, baudrate=9600, timeout=100, **kw):
+    return UART(path, baudrate, timeout)
 
 
-def i2c(devices=None, **kw):
+def i2c(devices=None, via=None, bus_id=0, **kw):
+    if via is not None:
+        from cemt.board import simbus
+        return simbus.I2C(via, bus_id)
     return I2C(devices)
 
 
-def spi(**kw):
+def spi(via=None, bus_id=0, **kw):
+    if via is not None:
+        from cemt.board import simbus
+        return simbus.SPI(via, bus_id)
     return SPI()
 
 
-def pin(ident, mode=Pin.OUT, value=1):
+def pin(ident, mode=Pin.OUT, value=1, via=None):
+    if via is not None:
+        from cemt.board import simbus
+        return simbus.Pin(ident, mode, value)
     return Pin(ident, mode, value)
 
 
-def adc(ident=None, **kw):
+def adc(ident=None, via=None, channel=0, **kw):
+    if via is not None:
+        from cemt.board import simbus
+        return simbus.ADC(via, channel)
     return ADC(ident)
 
 
-def flash(path, block_size=4096, blocks=256):
+def bridge(path, **kw):
+    from cemt.board import simbus
+    return simbus.Bus(path)
+
+
+def clock(via=None, start=None, speed=None, quality=0, **kw):
+    if via is not None:
+        from cemt.board import simbus
+        return simbus.SimClock(via, quality)
+    if start is not None:
+        return VirtualClock(start, speed)
+    return Clock()
+
+
+def flash(path, block_size=4096, blocks=256, nor=True, **kw):
+    if nor:
+        from cemt.board.norflash import NorFlash
+        return NorFlash(path, block_size, blocks)
     return FileBlockDevice(path, block_size, blocks)
 
 

@@ -1,0 +1,75 @@
+"""`cemtool sim`: the serial simulator's commands."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cemtool.sim import scenario as scen
+
+
+@click.group()
+def sim() -> None:
+    """Run the real firmware against a simulated stack (docs/simulator.md)."""
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty or total <= 0:
+            return
+        pct = min(100, done * 100 // total)
+        if pct != self.last:
+            self.last = pct
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\r[{bar:25}] {pct:3d}% {done / 3600:6.1f} h simulated")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty and self.last >= 0:
+            sys.stderr.write("\n")
+
+
+@sim.command("run")
+@click.option("--out", "out", type=click.Path(file_okay=False), default="out/sim", show_default=True,
+              help="Output folder: flash.img, truth.json, records.jsonl, sim.json, device.log.")
+@click.option("--scenario", default="constant", show_default=True,
+              help=f"A built-in scenario ({', '.join(scen.builtins())}) or a TOML file.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario key.")
+@click.option("--fault", "faults", multiple=True, metavar="DEVICE:KIND@START[+DURATION]",
+              help="Inject a fault, e.g. dp:disconnect@2h+10m or power@3h+5m.")
+@click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=24.0, show_default=True,
+              help="Simulated hours to run.")
+@click.option("--seed", type=int, help="Noise seed (default: the scenario's).")
+@click.option("--heap", default="64K", show_default=True, help="Device heap limit (-X heapsize).")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def run(out: str, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...], hours: float,
+        seed: int | None, heap: str, resume: bool, as_json: bool) -> None:
+    """Run the firmware (.mpy, as deployed) on the sim board for --hours of simulated time."""
+    from cemtool.sim.runner import Options, Runner, SimError, load_options  # pymodbus: load late
+    try:
+        opts = load_options(Path(out)) if resume else None
+    except SimError as e:
+        raise click.ClickException(str(e)) from None
+    if opts is None:
+        opts = Options(out=out, scenario=scenario, sets=list(sets), faults=list(faults), hours=hours,
+                       seed=seed, heap=heap)
+    progress = _Progress()
+    try:
+        summary = Runner(opts, resume=resume, progress=progress).run()
+    except (scen.ScenarioError, SimError) as e:
+        progress.close()
+        raise click.ClickException(str(e)) from None
+    progress.close()
+    if as_json:
+        click.echo(json.dumps(summary.__dict__))
+    else:
+        click.echo("\n".join(summary.lines()))
