@@ -98,7 +98,7 @@ def test_file_block_device_protocol(tmp="/tmp/cemt_test_board.img"):
         os.remove(tmp)
     except OSError:
         pass
-    dev = board.flash(tmp, block_size=512, blocks=4)
+    dev = board.flash(tmp, block_size=512, blocks=4, nor=False)
     assert dev.ioctl(4, 0) == 4 and dev.ioctl(5, 0) == 512
     buf = bytearray(512)
     dev.readblocks(2, buf)
@@ -110,6 +110,25 @@ def test_file_block_device_protocol(tmp="/tmp/cemt_test_board.img"):
     dev.readblocks(2, buf)
     assert buf == b"\xff" * 512
     os.remove(tmp)
+
+
+def test_board_flash_obeys_nor_rules_by_default(tmp="/tmp/cemt_test_board_nor.img"):
+    import os
+    for p in (tmp, tmp + ".erases"):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+    dev = board.flash(tmp, block_size=512, blocks=2)
+    dev.writeblocks(0, b"\x0f", 0)
+    try:
+        dev.writeblocks(0, b"\xf0", 0)  # would set bits that are 0: needs an erase first
+    except OSError:
+        pass
+    else:
+        raise AssertionError("NOR flash must refuse to set bits without an erase")
+    for p in (tmp, tmp + ".erases"):
+        os.remove(p)
 
 
 def test_watchdog_expires_on_virtual_time():

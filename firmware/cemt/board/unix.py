@@ -1,8 +1,9 @@
 """The board seam on the MicroPython unix port: the simulator's board and the tests' bench.
 
-UARTs are pseudo-terminals (or any character device) opened raw; I2C and SPI buses carry
-in-process device models; flash is a block device over a file; the watchdog and pins only keep
-state that tests can inspect. Time comes from ``cemt.board.clock``.
+UARTs are pseudo-terminals (or any character device) opened raw; on the simulator's board I2C,
+SPI, ADC and the clock travel over its bridge (``cemt.board.simbus``), in tests they are the
+in-process models of ``cemt.board.bench``; flash is the NOR simulator over a file; the watchdog
+and pins only keep state that tests can inspect.
 """
 import select
 import termios
@@ -64,79 +65,6 @@ class UART:
         self._f.close()
 
 
-class I2C:
-    """``machine.I2C``-like bus whose devices are models attached by address.
-
-    A model offers ``write(data)`` and ``read(n)`` and raises OSError for a NAK, so drivers see
-    the same bytes and errors as on real hardware.
-    """
-
-    def __init__(self, devices=None):
-        self.devices = devices if devices is not None else {}
-
-    def attach(self, addr, model):
-        self.devices[addr] = model
-
-    def _dev(self, addr):
-        dev = self.devices.get(addr)
-        if dev is None:
-            raise OSError(19)  # ENODEV, as machine.I2C reports a missing device
-        return dev
-
-    def scan(self):
-        return sorted(self.devices)
-
-    def writeto(self, addr, buf, stop=True):
-        self._dev(addr).write(bytes(buf))
-        return len(buf)
-
-    def readfrom(self, addr, n, stop=True):
-        return self._dev(addr).read(n)
-
-    def readfrom_into(self, addr, buf, stop=True):
-        buf[:] = self._dev(addr).read(len(buf))
-
-    def writeto_mem(self, addr, reg, buf, addrsize=8):
-        self._dev(addr).write(bytes([reg]) + bytes(buf))
-
-    def readfrom_mem(self, addr, reg, n, addrsize=8):
-        dev = self._dev(addr)
-        dev.write(bytes([reg]))
-        return dev.read(n)
-
-    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
-        buf[:] = self.readfrom_mem(addr, reg, len(buf))
-
-
-class SPI:
-    """``machine.SPI``-like bus: the model selected by the chip-select pin answers each transfer."""
-
-    def __init__(self):
-        self.models = {}
-
-    def attach(self, cs, model):
-        self.models[cs] = model
-        cs.bus = self
-
-    def _selected(self):
-        for cs, model in self.models.items():
-            if cs.value() == 0:
-                return model
-        return None
-
-    def write_readinto(self, out, into):
-        model = self._selected()
-        into[:] = model.transfer(bytes(out)) if model else b"\xff" * len(out)
-
-    def readinto(self, buf, write=0):
-        self.write_readinto(bytes([write]) * len(buf), buf)
-
-    def write(self, buf):
-        model = self._selected()
-        if model:
-            model.transfer(bytes(buf))
-
-
 class Pin:
     """``machine.Pin``-like pin that keeps its level; input pins read what a test set."""
 
@@ -160,57 +88,6 @@ class Pin:
         self._v = 0
 
     __call__ = value
-
-
-class FileBlockDevice:
-    """Block device over a file, with the ``readblocks/writeblocks/ioctl`` protocol.
-
-    Plain storage: no NOR rules. ``cemt.board.norflash`` adds erase-before-program and power cuts.
-    """
-
-    def __init__(self, path, block_size=4096, blocks=256):
-        self.block_size = block_size
-        self.blocks = blocks
-        try:
-            self._f = open(path, "r+b")
-        except OSError:
-            self._f = open(path, "w+b")
-        self._f.seek(0, 2)
-        if self._f.tell() < block_size * blocks:
-            self._f.write(b"\xff" * (block_size * blocks - self._f.tell()))
-            self._f.flush()
-
-    def readblocks(self, n, buf, off=0):
-        self._f.seek(n * self.block_size + off)
-        self._f.readinto(buf)
-
-    def writeblocks(self, n, buf, off=None):
-        if off is None:
-            off = 0
-        self._f.seek(n * self.block_size + off)
-        self._f.write(buf)
-        self._f.flush()
-
-    def ioctl(self, op, arg):
-        if op == 4:  # block count
-            return self.blocks
-        if op == 5:  # block size
-            return self.block_size
-        if op == 6:  # erase block
-            self.writeblocks(arg, b"\xff" * self.block_size)
-            return 0
-        return 0
-
-
-class ADC:
-    """``machine.ADC``-like input (a 4-20 mA shunt) that reads the microvolts a test set."""
-
-    def __init__(self, ident=None, uv=0):
-        self.ident = ident
-        self.uv = uv
-
-    def read_uv(self):
-        return self.uv
 
 
 class WDT:
@@ -242,6 +119,7 @@ def i2c(devices=None, via=None, bus_id=0, **kw):
     if via is not None:
         from cemt.board import simbus
         return simbus.I2C(via, bus_id)
+    from cemt.board.bench import I2C
     return I2C(devices)
 
 
@@ -249,6 +127,7 @@ def spi(via=None, bus_id=0, **kw):
     if via is not None:
         from cemt.board import simbus
         return simbus.SPI(via, bus_id)
+    from cemt.board.bench import SPI
     return SPI()
 
 
@@ -263,6 +142,7 @@ def adc(ident=None, via=None, channel=0, **kw):
     if via is not None:
         from cemt.board import simbus
         return simbus.ADC(via, channel)
+    from cemt.board.bench import ADC
     return ADC(ident)
 
 
@@ -284,6 +164,7 @@ def flash(path, block_size=4096, blocks=256, nor=True, **kw):
     if nor:
         from cemt.board.norflash import NorFlash
         return NorFlash(path, block_size, blocks)
+    from cemt.board.bench import FileBlockDevice
     return FileBlockDevice(path, block_size, blocks)
 
 
