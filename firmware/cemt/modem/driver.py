@@ -74,6 +74,7 @@ class Modem:
         if line == b"RDY":  # the modem (re)booted: nothing of the old session survives
             self.ready = False
             self.link.reset()
+            self.link.dirty = False
             return
         stat = reg_stat(line)
         if stat is not None:
@@ -126,7 +127,7 @@ class Modem:
 
     async def up(self):
         """Registered with the data network open (True), after setting the clock from the network."""
-        if self.ready:
+        if self.ready and self.link.net:
             return True
         at = self.at
         if not await self.probe():
@@ -172,8 +173,8 @@ class Modem:
         if not await self.up():
             return False
         await self.signal()
-        if self.link.connected:
-            await self.link.close(self.t_close)
+        if self.link.connected or self.link.dirty:
+            await self.link.close(self.t_close)  # after a failure the modem may still hold it
         r = await self.link.open(host, port, self.t_open)
         if r:
             return await self._bad(OPEN, r)
@@ -182,6 +183,7 @@ class Modem:
 
     async def send(self, data):
         """Send all of ``data`` (any bytes; split into the family's largest block)."""
+        self.at.pump()  # a close notice may be waiting
         if not self.link.connected:
             self.last_error = SEND * 16 + CLOSED
             return False
@@ -198,6 +200,7 @@ class Modem:
     async def recv(self, buf, timeout=0):
         """Bytes received into ``buf``: n > 0; 0 if none came within ``timeout`` ms; -1 if closed."""
         link = self.link
+        self.at.pump()
         if not link.rx_ready:
             if not link.connected:
                 return -1

@@ -62,7 +62,9 @@ class Ladder:
 
 
 async def _boot_wait(m):
-    await m.at.wait(m.t_boot, want=b"RDY")  # modems without RDY (autobaud) just take longer
+    # Modems without RDY (autobaud) just take longer; with it, the old socket is surely gone.
+    if await m.at.wait(m.t_boot, want=b"RDY") == 0:
+        m.link.dirty = False
     return await m.probe()
 
 

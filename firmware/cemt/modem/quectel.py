@@ -21,6 +21,8 @@ class Adapter:
         self.at = at
         self.connected = False
         self.rx_ready = False
+        self.dirty = False  # socket 0 may be open in the modem (opened, not closed since boot)
+        self.net = False    # PDP context 1 is active
         self._want = 0
         at.urc(b"+QIURC:", self._urc)
 
@@ -29,8 +31,12 @@ class Adapter:
             self.rx_ready = True
         else:  # "closed",<id> / "pdpdeact",<ctx>
             self.connected = False
+            if line.startswith(b'+QIURC: "pdp'):
+                self.net = False
 
     def reset(self):
+        """Forget the socket (the modem failed or rebooted); ``dirty`` says it may still be open."""
+        self.net = False
         self.connected = False
         self.rx_ready = False
 
@@ -41,12 +47,16 @@ class Adapter:
             return r
         for line in at.info:
             if line.startswith(b"+QIACT: 1,1"):
+                self.net = True
                 return OK
-        return await at.cmd(b"AT+QIACT=1", timeout)
+        r = await at.cmd(b"AT+QIACT=1", timeout)
+        self.net = not r
+        return r
 
     async def open(self, host, port, timeout):
         at = self.at
         self.rx_ready = False
+        self.dirty = True
         r = (await at.cmd(b'AT+QIOPEN=1,0,"TCP","%s",%d,0,0' % (host, port), timeout)
              or await at.wait(timeout, want=b"+QIOPEN:"))
         if r:
@@ -75,5 +85,5 @@ class Adapter:
         return -r if r else at.raw_len
 
     async def close(self, timeout):
-        self.reset()
+        self.connected = self.rx_ready = self.dirty = False
         return await self.at.cmd(b"AT+QICLOSE=0", timeout)

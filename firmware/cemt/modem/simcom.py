@@ -25,19 +25,25 @@ class Adapter:
         self.at = at
         self.connected = False
         self.rx_ready = False
+        self.dirty = False  # socket 0 may be open in the modem (opened, not closed since boot)
+        self.net = False    # the data network is open
         for p in (b"+CIPRXGET: 1", b"+IPCLOSE:", b"+CIPEVENT:"):
             at.urc(p, self._urc)
 
     def _urc(self, line):
         if line.startswith(b"+CIPRX"):  # +CIPRXGET: 1,<link>: data waiting
             self.rx_ready = True
-        else:              # +IPCLOSE: <link>,<reason> / +CIPEVENT: NETWORK CLOSED UNEXPECTEDLY
+        else:  # +IPCLOSE: <link>,<reason> / +CIPEVENT: NETWORK CLOSED UNEXPECTEDLY
             self.connected = False
+            if line.startswith(b"+CIPEV"):
+                self.net = False
 
     def _gone(self):
         return not self.connected
 
     def reset(self):
+        """Forget the socket (the modem failed or rebooted); ``dirty`` says it may still be open."""
+        self.net = False
         self.connected = False
         self.rx_ready = False
 
@@ -46,14 +52,17 @@ class Adapter:
         r = (await at.cmd(b'AT+CGDCONT=1,"IP","%s"' % apn)
              or await at.cmd(b"AT+NETOPEN?", expect=b"+NETOPEN:"))
         if r or _last(at) == 1:
+            self.net = not r
             return r
         r = (await at.cmd(b"AT+CIPRXGET=1") or await at.cmd(b"AT+NETOPEN", timeout)
              or await at.wait(timeout, want=b"+NETOPEN:"))
-        return r or (OK if _last(at) == 0 else FAILED)
+        self.net = not r and _last(at) == 0
+        return r or (OK if self.net else FAILED)
 
     async def open(self, host, port, timeout):
         at = self.at
         self.rx_ready = False
+        self.dirty = True
         r = (await at.cmd(b'AT+CIPOPEN=0,"TCP","%s",%d' % (host, port), timeout)
              or await at.wait(timeout, want=b"+CIPOPEN:"))
         if r:
@@ -91,6 +100,6 @@ class Adapter:
         return -r if r else at.raw_len
 
     async def close(self, timeout):
-        self.reset()
+        self.connected = self.rx_ready = self.dirty = False
         at = self.at
         return await at.cmd(b"AT+CIPCLOSE=0", timeout) or await at.wait(timeout, want=b"+CIPCLOSE:")
