@@ -64,3 +64,4 @@ def test_peer_close_urc():
         return await m.recv(buf, 200)
 
     assert run(session()) == -1 and not m.connected
+
