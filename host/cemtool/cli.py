@@ -53,3 +53,148 @@ def _add_subgroups() -> None:
 
 
 _add_subgroups()
+
+
+@main.command()
+@click.option("--listen", required=True, metavar="HOST:PORT",
+              help="Address to accept device links on, e.g. 0.0.0.0:7070.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help="SQLite database of received records (created if missing).")
+@click.option("--keys", "keys_path", required=True, type=click.Path(dir_okay=False),
+              help="Device key file (mode 0600), as written by cemtool provision.")
+@click.option("--durable", is_flag=True,
+              help="Sync every commit to disk (survives a power loss of this host; slower).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True, help="Detail of the log on stderr.")
+def receive(listen: str, db_path: str, keys_path: str, durable: bool, log_level: str) -> None:
+    """Receive record batches from devices over TCP (docs/protocol.md) until SIGINT/SIGTERM."""
+    import asyncio
+    import logging
+
+    from cemtool import keys, receiver, store
+
+    try:
+        host, port = receiver.parse_listen(listen)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--listen") from None
+    try:
+        ring = keys.KeyRing(keys_path)
+    except keys.KeyFileError as e:
+        raise click.BadParameter(str(e), param_hint="--keys") from None
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        db = store.Store(db_path, durable=durable)
+    except store.StoreError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    try:
+        asyncio.run(receiver.serve(db, ring, host, port))
+    except OSError as e:
+        click.echo(f"error: cannot listen on {listen}: {e.strerror}", err=True)
+        sys.exit(1)
+    finally:
+        db.close()
+
+
+@main.command()
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help="SQLite database written by cemtool receive.")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="jsonl",
+              show_default=True, help="Row format (docs/records.md, \"Rows\"), plus device.")
+@click.option("--device", default=None, help="Only this device.")
+@click.option("--kind", default=None, help="Only this record kind (name or number).")
+def export(db_path: str, fmt: str, device: str | None, kind: str | None) -> None:
+    """Print the stored records, one row each, by device, kind and seq."""
+    import os
+
+    from cemtool import store
+
+    kind_no = None
+    if kind is not None:
+        names = {name: k for k, name in records.KIND_NAMES.items()}
+        kind_no = names.get(kind) or (int(kind) if kind.isdigit() else None)
+        if kind_no not in records.KIND_NAMES:
+            raise click.BadParameter(f"unknown kind {kind!r} (one of {', '.join(names)})",
+                                     param_hint="--kind")
+    if not os.path.isfile(db_path):
+        raise click.BadParameter(f"no database at {db_path}", param_hint="--db")
+    try:
+        db = store.Store(db_path, readonly=True)
+        try:
+            store.write_rows(db.records(device, kind_no), fmt, sys.stdout)
+        finally:
+            db.close()
+    except store.StoreError as e:
+        sys.stdout.flush()
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--port", required=True, help="Serial port of the RS485 adapter (or a pty path).")
+@click.option("--addr", "addr_text", required=True, metavar="RANGE",
+              help="Node addresses to poll, in order, e.g. 1-8 or 1,3,5-7.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help="SQLite database of records (created if missing), as cemtool receive keeps.")
+@click.option("--keys", "keys_path", default=None, type=click.Path(dir_okay=False),
+              help="Device key file; without it no node is acknowledged.")
+@click.option("--baud", type=click.IntRange(300, 4000000), default=9600, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=None,
+              help="Seconds to wait for each response frame [default: a full frame's time "
+                   "at --baud plus 0.3].")
+@click.option("--batch", type=click.IntRange(1, 1024), default=256, show_default=True,
+              help="Records asked for per request.")
+@click.option("--once", is_flag=True, help="Poll every node once and exit (the default).")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=None, metavar="S",
+              help="Poll again every S seconds until interrupted.")
+def poll(port: str, addr_text: str, db_path: str, keys_path: str | None, baud: int,
+         timeout: float | None, batch: int, once: bool, interval: float | None) -> None:
+    """Fetch new records from RS485 nodes into the store, one summary line per node.
+
+    Exits 1 if a node of a single round did not answer or failed (docs/protocol.md).
+    """
+    from cemtool import keys, link
+    from cemtool import poll as master
+    from cemtool import store
+
+    if once and interval is not None:
+        raise click.UsageError("--once and --interval exclude each other")
+    try:
+        addrs = master.parse_addrs(addr_text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--addr") from None
+    key_map = None
+    if keys_path is not None:
+        try:
+            key_map = keys.load(keys_path)
+        except keys.KeyFileError as e:
+            raise click.BadParameter(str(e), param_hint="--keys") from None
+    try:
+        transport = link.SerialTransport(port, baud)
+    except link.LinkError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    try:
+        db = store.Store(db_path)
+    except store.StoreError as e:
+        transport.close()
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    wait = timeout if timeout is not None else master.frame_timeout(baud)
+
+    def one_round() -> list:
+        return master.poll_bus(transport, addrs, db, key_map, wait, batch,
+                               report=lambda r: click.echo(r.summary()))
+    try:
+        if interval is None:
+            results = one_round()
+            if not all(r.ok for r in results):
+                sys.exit(1)
+        else:
+            master.run_forever(one_round, interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        transport.close()
+        db.close()
