@@ -120,41 +120,52 @@ class Store:
         self._devs: dict[str, int] = {}
         if readonly:
             try:
-                row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                version = self._schema()
             except sqlite3.DatabaseError as e:
                 self._db.close()
-                if "no such table" in str(e):
-                    raise StoreError(f"{self.path} is not a cemtool receiver database") from None
                 raise _error(self.path, e) from None
-            if row is None or row[0] != SCHEMA_VERSION:
+            if version != SCHEMA_VERSION:
                 self._db.close()
-                raise StoreError(f"database {self.path} has schema version "
-                                 f"{row[0] if row else '?'}, this cemtool knows {SCHEMA_VERSION}")
+                if version is None:
+                    raise StoreError(f"{self.path} is not a cemtool receiver database")
+                raise StoreError(f"database {self.path} has schema version {version}, "
+                                 f"this cemtool knows {SCHEMA_VERSION}")
             return
         try:
             db = self._db
             if db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
                 raise StoreError(f"database {self.path}: cannot switch to WAL journal mode")
             db.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
-            try:
-                db.executescript("BEGIN IMMEDIATE;" + _SCHEMA)
-                row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                if row is None:
-                    db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                elif row[0] != SCHEMA_VERSION:
-                    raise StoreError(f"database {self.path} has schema version {row[0]}, "
-                                     f"this cemtool knows {SCHEMA_VERSION}")
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+            if self._schema() is None:  # a new database: create the tables once
+                try:
+                    db.executescript("BEGIN IMMEDIATE;" + _SCHEMA)
+                    if self._schema() is None:
+                        db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            version = self._schema()
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"database {self.path} has schema version {version}, "
+                                 f"this cemtool knows {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as e:
             self._db.close()
             raise _error(self.path, e) from None
         except StoreError:
             self._db.close()
             raise
+
+    def _schema(self) -> int | None:
+        """The schema version recorded in the database, None when it has no cemtool tables."""
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return None
+            raise
+        return row[0] if row else None
 
     def close(self) -> None:
         self._db.close()
