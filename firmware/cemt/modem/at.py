@@ -31,8 +31,6 @@ UNEXPECTED = const(6)
 FAILED = const(7)
 CLOSED = const(8)
 
-NAMES = ("OK", "ERROR", "CME", "CMS", "TIMEOUT", "GARBLED", "UNEXPECTED", "FAILED", "CLOSED")
-
 _NONE = const(0)
 _LINE = const(1)
 _PROMPT = const(2)
