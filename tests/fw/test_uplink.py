@@ -2,7 +2,8 @@
 import asyncio
 
 from cemt import uplink
-from uplink_peer import MemLog, Peer, boot, minute
+from uplink_logs import MemLog, boot, minute
+from uplink_peer import Peer
 from uplink_run import make as _uplink, run as _run
 
 

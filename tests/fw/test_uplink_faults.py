@@ -2,7 +2,8 @@
 
 from cemt import uplink
 from cemt.board.clock import VirtualClock
-from uplink_peer import MemLog, Peer, boot, minute
+from uplink_logs import MemLog, boot, minute
+from uplink_peer import Peer
 from uplink_run import T0, make as _uplink, run as _run
 
 
