@@ -141,9 +141,9 @@ class Edge:
             return
         self._last = t
         m = self._minute
-        if m.start is not None and t >= m.end:
+        if m.start is None or t >= m.end:
+            # a new minute; its hour and day may have ended too (a gap, or after close())
             self._close_due(t)
-        if m.start is None:
             self._open(t)
         st = self._status(values, status)
         m.count(st, st == N, tq, 0)

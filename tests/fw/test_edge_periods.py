@@ -112,6 +112,17 @@ def test_close_ends_due_periods_only():
     assert [r[0] for r in run.recs] == [MINUTE, MINUTE, HOUR, DAY]
 
 
+def test_a_sample_after_close_opens_its_own_hour():
+    # close() ends the minute only; the next sample, an hour later, must not join the old hour
+    run = Run()
+    run.feed(T_DAY, 10)
+    run.edge.close(T_DAY + 60)
+    run.feed(T_DAY + 3600 + 5, 10)
+    run.edge.flush()
+    assert [r[2] for r in run.hours()] == [T_DAY, T_DAY + 3600]
+    assert [field(h, "n") for h in run.hours()] == [1, 1]
+
+
 def test_flush_closes_everything_and_forgets_the_time():
     run = Run()
     e = run.edge
