@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{held:,} hello'd at once, {acked:,} acked, {ldt:.1f} s)")
     print(f"{'uplink bytes on air per minute record':44} "
           f"{figures['uplink_bytes_per_minute_record']:>14}")
-    print("targets (docs/BRIEF section 10): >= 50,000 records/s, >= 10,000 concurrent links")
+    print("targets (design brief, section 10): >= 50,000 records/s, >= 10,000 concurrent links")
     return 0
 
 
