@@ -9,9 +9,10 @@ one ``write`` call. A Ctrl-C outside a frame re-arms the interrupt character and
 KeyboardInterrupt, which ends ``asyncio.run``: the app stops and ``mpremote`` gets the REPL. A run
 cut off for 100 ms is abandoned, so a half-sent frame never swallows a later Ctrl-C.
 
-On the unix port stdin is a terminal in line mode, so the console puts it in raw mode while it
-runs (and restores it); the boards' USB ports are raw already. End of input (a closed pipe)
-ends the task.
+On the unix port stdin may be a terminal in line mode; the console then puts it in raw mode while
+it runs, and restores it. (That discards input already waiting, so a simulator that writes
+early should hand over a raw terminal, which is left alone.) The boards' USB ports are raw
+already. End of input (a closed pipe) ends the task.
 """
 import select
 import sys
@@ -29,16 +30,21 @@ _IDLE_MS = const(10)   # poll period while nothing is waiting
 _BURST = const(256)    # bytes taken before letting the other tasks run
 
 
+_LINE_MODE = const(0o13)  # Linux lflag ISIG | ICANON | ECHO: the terminal is not raw
+
+
 def _raw(stream):
-    """Put a terminal in raw mode; return what restores it, or None (not a terminal, no termios)."""
+    """Put a terminal in raw mode; return what restores it, or None (nothing to restore)."""
     try:
         import termios
         fd = stream.fileno()
         old = termios.tcgetattr(fd)
-        termios.setraw(fd)
-        return fd, old
     except (ImportError, AttributeError, OSError):
+        return None  # a board, a pipe or a file
+    if not old[3] & _LINE_MODE:
         return None
+    termios.setraw(fd)
+    return fd, old
 
 
 class Console:
