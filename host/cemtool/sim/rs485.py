@@ -108,22 +108,25 @@ class BusHub:
                 data = key.data.read()
                 if data:
                     talkers.append((key.data, data))
-            if not talkers:
-                continue
-            with self._lock:
-                if len(talkers) > 1 and self.collide:
-                    self.collisions += 1
-                    mixed = _interleave([d for _, d in talkers])
-                    senders = {id(p) for p, _ in talkers}
-                    for p in self.parties:
-                        if id(p) not in senders:
-                            self._deliver(p, self._noisy(mixed))
-                    continue
-                for sender, data in talkers:
-                    data = self._noisy(data)
-                    for p in self.parties:
-                        if p is not sender:
-                            self._deliver(p, data)
+            if talkers:
+                self._carry(talkers)
+
+    def _carry(self, talkers: list[tuple[Pty, bytes]]) -> None:
+        """Put one round's transmissions on the bus: each to every other party, or garbled."""
+        with self._lock:
+            if len(talkers) > 1 and self.collide:
+                self.collisions += 1
+                mixed = self._noisy(_interleave([d for _, d in talkers]))
+                senders = [p for p, _ in talkers]
+                for p in self.parties:
+                    if all(p is not s for s in senders):
+                        self._deliver(p, mixed)
+                return
+            for sender, data in talkers:
+                data = self._noisy(data)
+                for p in self.parties:
+                    if p is not sender:
+                        self._deliver(p, data)
 
     def _noisy(self, data: bytes) -> bytes:
         self.carried += len(data)
