@@ -137,7 +137,8 @@ def test_every_record_once_then_nothing_new_then_only_what_is_new(bus):
     assert third.returncode == 0, third.stdout + third.stderr
     assert third.stdout.splitlines()[1].startswith(f"node 2 {device(2)}: minute +90, ")
     now = stored(bus.db)
-    assert now[device(2)][MINUTES:MINUTES + 90] == [minute(2, i) for i in range(MINUTES, MINUTES + 90)]
+    new = [minute(2, i) for i in range(MINUTES, MINUTES + 90)]
+    assert now[device(2)][MINUTES:MINUTES + 90] == new
     assert sum(len(v) for v in now.values()) == sum(len(v) for v in held.values()) + 90 + 1
     with Store(bus.db) as s:
         assert s.committed(device(2)) == {MINUTE_LOG: MINUTES + 90, LONG_LOG: 6}

@@ -1,4 +1,4 @@
-"""The command protocol on the USB serial port, beside the MicroPython REPL (docs/framing.md, "USB").
+"""The command protocol on the USB serial port, beside the REPL (docs/framing.md, "USB").
 
 ``Console(rpc).run()`` is an asyncio task that owns stdin while the app runs: it disarms the
 interrupt character (``micropython.kbd_intr(-1)``) so that 0x03 inside a frame is data, takes

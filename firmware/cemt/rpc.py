@@ -1,4 +1,4 @@
-"""The command protocol's dispatcher: one request payload in, response payloads out (docs/protocol.md).
+"""Command protocol dispatcher: a request payload in, its response payloads out (docs/protocol.md).
 
 ``rpc = Rpc(node)`` serves every link (cemt.console on USB, cemt.rs485 on the bus). A link hands
 it each good frame: ``rpc.handle(payload, remote, addr)`` decodes and authenticates the request at
@@ -7,6 +7,9 @@ generator of response payloads. Each is a memoryview into one buffer shared by a
 until the generator is resumed; the link frames and writes it, may await between steps, and must
 run the generator to its end (a reboot happens after its reply went out). A payload is always
 built whole between two steps, so links that interleave at steps never see each other's bytes.
+The ops themselves are in ``cemt.rpcops``. A request may end with a tag (a 32-byte CBOR byte
+string) over ``"cemt-cmd" | addr | request`` under the node key; it must name the current
+``nonce``, which every check replaces (docs/protocol.md, section 2.5).
 
 ``node`` is the app's object. Rpc uses exactly these members:
 
@@ -76,6 +79,10 @@ class Rpc:
                 raise Fail(BAD_REQUEST, "not CBOR: %s" % e)
             if type(req) is not dict:
                 raise Fail(BAD_REQUEST, "request must be a map")
+            for k in req:
+                # before any lookup: MicroPython hashes b"op" like "op" and warns on the compare
+                if type(k) is not str:
+                    raise Fail(BAD_REQUEST, "request keys must be text")
             op = req.get("op")
             if op is None:
                 self.ignored += 1  # a response (ours or another node's, on the bus): not for us
@@ -85,7 +92,7 @@ class Rpc:
             if type(rid) is not int or not 0 <= rid <= MAX_ID:
                 rid = None
                 raise Fail(BAD_REQUEST, "id must be an integer 0-%d" % MAX_ID)
-            if op not in rpcops.OPS:
+            if type(op) is not str or op not in rpcops.OPS:
                 raise Fail(UNKNOWN_OP, "unknown op %r" % (op,))
             if remote and op == "provision":
                 raise Fail(FORBIDDEN, "provision is refused on RS485")
@@ -105,7 +112,7 @@ class Rpc:
         key = self.node.key
         nonce = self.nonce
         self.nonce = os.urandom(8)  # single use, whatever the outcome
-        self.auth_failures += 1
+        self.auth_failures += 1  # taken back below once every check passed
         if not key:
             raise Fail(AUTH_FAILED, "no key provisioned")
         h = hmac.new(key, _DOMAIN)

@@ -63,9 +63,10 @@ def _public(k):
 
 
 def _log(rpc, req):
-    log = rpc.node.logs.get(req.get("log"))
+    name = req.get("log")
+    log = rpc.node.logs.get(name) if type(name) is str else None
     if log is None:
-        raise Fail(NOT_FOUND, "no log %r" % (req.get("log"),))
+        raise Fail(NOT_FOUND, "no log %r" % (name,))
     return log
 
 

@@ -1,4 +1,4 @@
-"""The node as an RS485 slave: the command protocol on a half-duplex multi-drop bus (docs/protocol.md).
+"""The node as an RS485 slave: the command protocol on a half-duplex bus (docs/protocol.md).
 
 ``Slave(rpc, uart, de, addr, baud).run()`` is an asyncio task. It feeds what the UART received to
 a bus-node decoder, which keeps frames for ``addr`` (1-247) and broadcast (255) and counts the

@@ -76,7 +76,8 @@ def parse_addrs(text: str) -> list[int]:
             a = int(lo)
             b = int(hi) if sep else a
         except ValueError:
-            raise ValueError(f"bad address range {piece.strip()!r} (use e.g. 1-8 or 1,3,5)") from None
+            raise ValueError(f"bad address range {piece.strip()!r} (use e.g. 1-8 or 1,3,5)") \
+                from None
         if not 1 <= a <= b <= 247:
             raise ValueError(f"address range {piece.strip()!r} is not within 1-247")
         out.extend(x for x in range(a, b + 1) if x not in out)

@@ -67,6 +67,8 @@ def test_malformed_requests_get_one_line_errors():
              (cbor.dumps({"id": -1, "op": "info"}), E.BAD_REQUEST, None),
              (cbor.dumps({"id": 2 ** 32, "op": "info"}), E.BAD_REQUEST, None),
              (cbor.dumps({"id": 5, "op": 3}), E.UNKNOWN_OP, 5),
+             (cbor.dumps({"id": 5, "op": b"info"}), E.UNKNOWN_OP, 5),
+             (cbor.dumps({b"id": 5, "op": "info"}), E.BAD_REQUEST, None),
              (cbor.dumps({"id": 5, "op": "dance"}), E.UNKNOWN_OP, 5),
              (cbor.dumps({"id": 5, "op": "info"}) + b"\x00", E.BAD_REQUEST, 5),
              (cbor.dumps({"id": 5, "op": "info"}) + b"\x58\x20" + b"\x00" * 31, E.BAD_REQUEST, 5))

@@ -15,11 +15,12 @@ from ``device_paths`` as its UART (``cemt.board.unix.UART``); the master (``cemt
 the master's first.
 
 Faults, for tests: ``inject(data)`` puts bytes on the bus from nowhere (line noise);
-``noise`` (0-1) is the chance, per byte carried, that a random byte slips in after it; with ``collide`` (default), parties that transmit in the same instant (their bytes are
-waiting in the same round) garble each other: every listener gets their bytes interleaved, as
-a real bus would give neither frame intact. The bus is not paced at a baud rate: bytes move as
-fast as the ptys carry them. A party that is not reading (a node process that is down) loses
-what does not fit its pty's buffer, as an unpowered node does; the bus never waits for it.
+``noise`` (0-1) is the chance, per byte carried, that a random byte slips in after it; with
+``collide`` (default), parties that transmit in the same instant (their bytes are waiting in the
+same round) garble each other: every listener gets their bytes interleaved, as a real bus would
+give neither frame intact. The bus is not paced at a baud rate: bytes move as fast as the ptys
+carry them. A party that is not reading (a node process that is down) loses what does not fit
+its pty's buffer, as an unpowered node does; the bus never waits for it.
 """
 from __future__ import annotations
 
