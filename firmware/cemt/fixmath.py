@@ -70,10 +70,11 @@ def sqrt_scaled(n, f):
 def ratio(num, den, xmax, top, emax=29):
     """Fixed-point form of the constant num/den for ``muldiv``: returns ``(p, e)`` with
 
-        x * num / den * 2**e  ==  muldiv(x, p, 1 << RATIO_SHIFT)   (to 1 part in 2**18)
+        x * num / den * 2**e  ==  muldiv(x, p, 1 << RATIO_SHIFT)   (to 1 part in 2**17)
 
     where e <= emax is the largest exponent keeping xmax * num / den * 2**e <= top and p below
-    2**19 (so p + 2**17 < 2**20, as ``muldiv`` requires). Raises ValueError when no e fits.
+    2**19 (so p + 2**17 < 2**20, as ``muldiv`` requires). Raises ValueError when p would have
+    fewer than 17 bits.
     """
     e = emax
     while e > -64:

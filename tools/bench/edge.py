@@ -6,8 +6,9 @@ Runs N seconds (default a day) of a varying 1 Hz stack through the edge in tools
 and prints: samples per second, the ratio to real time at 1 Hz, the heap in use (gc.mem_alloc()
 after a collection before the run, and the largest value seen between batches of 600 samples
 during it, interpreter and loaded modules included; and what one Edge object takes), and the
-canonical CBOR size of a minute and an hour record (cemt.records.encode). With --json, one object with the keys samples_per_s,
-realtime_ratio, peak_heap_bytes, minute_record_bytes, hour_record_bytes.
+canonical CBOR size of a minute and an hour record (cemt.records.encode). With --json, one
+object with the keys samples_per_s, realtime_ratio, peak_heap_bytes, minute_record_bytes,
+hour_record_bytes.
 """
 from __future__ import annotations
 
