@@ -177,7 +177,8 @@ class Uplink:
         # Resend from the receiver's view when it holds less than was acknowledged (it lost
         # its newest commits): its de-duplication makes resending safe, trusting more is not.
         for ent in msg[3]:
-            if type(ent) is list and len(ent) == 2 and type(ent[1]) is int and ent[0] in (0, 1):
+            if (type(ent) is list and len(ent) == 2 and type(ent[0]) is int
+                    and 0 <= ent[0] < len(logs) and type(ent[1]) is int):
                 nxt[ent[0]] = min(nxt[ent[0]], max(ent[1], 0) + 1)
         self.sessions += 1
         self.state = ONLINE
