@@ -62,10 +62,11 @@ class Node:
     def _append(self, rec):
         self._store(rec)
 
-    def read_channels(self, t):
+    def read_channels(self):
         cal = self.config.get("cal")
+        n = self.samples  # a small int: t itself is a long int on 32-bit ports
         for ch in self.hw.channels:
-            if ch.every_s > 1 and t % ch.every_s and self.samples:
+            if n % ch.every_s:
                 continue  # a slow quantity: hold the last reading
             v = ch.driver.read()
             if ch.index == CO2:
@@ -80,14 +81,15 @@ class Node:
         period_ms = self.period_s * 1000
         await clock.asleep_ms(1000 - clock.ticks_ms() % 1000)  # start on a whole second
         due = clock.ticks_ms()
+        health_every = HEALTH_S // self.period_s
         while True:
             t = clock.now()
-            self.read_channels(t)
+            self.read_channels()
             self.edge.sample(t, clock.quality, self.values, self.status)
             self.samples += 1
             if self.wdt:
                 self.wdt.feed()
-            if t % HEALTH_S == 0:
+            if self.samples % health_every == 0:
                 self._health_due.set()
             due += period_ms
             wait = clock.ticks_diff(due, clock.ticks_ms())

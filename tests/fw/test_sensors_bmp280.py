@@ -1,5 +1,5 @@
 """Bosch BMP280 driver over the unix I2C bus: the datasheet's example, exact register traffic, faults."""
-from cemt.board.unix import I2C  # first: compiling these two from source needs room
+from cemt.board.bench import I2C  # first: compiling these two from source needs room
 from sensor_models import RegisterChip
 
 from cemt.board.clock import VirtualClock

@@ -1,5 +1,5 @@
 """4-20 mA input through a shunt and the board's ADC: scaling, wire break, over range, averaging."""
-from cemt.board.unix import ADC  # first: compiling it from source needs room
+from cemt.board.bench import ADC  # first: compiling it from source needs room
 
 from cemt.board.clock import VirtualClock
 from cemt.schema import D, N, T

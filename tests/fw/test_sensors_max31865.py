@@ -1,5 +1,6 @@
 """MAX31865 PT100 driver over the unix SPI bus: IEC 60751 values, exact traffic, RTD faults."""
-from cemt.board.unix import SPI, Pin  # first: compiling it from source needs room
+from cemt.board.bench import SPI  # first: compiling it from source needs room
+from cemt.board.unix import Pin
 
 from cemt.board.clock import VirtualClock
 from cemt.schema import B, D, M, N, T

@@ -1,5 +1,5 @@
 """Sensirion SDP3x/SDP8xx driver over the unix I2C bus: exact commands, CRCs, every failure path."""
-from cemt.board.unix import I2C  # first: compiling these two from source needs room
+from cemt.board.bench import I2C  # first: compiling these two from source needs room
 from sensor_models import sensirion_crc, sensirion_words
 
 from cemt.board.clock import VirtualClock
