@@ -16,7 +16,7 @@ import pytest
 
 import fwtest
 from cemtool import auth
-from cemtool.link import AtRepl, Link, LinkTimeout, RemoteError, SerialTransport
+from cemtool.link import AtRepl, FdTransport, Link, LinkTimeout, RemoteError, SerialTransport
 from cemtool.records import Record
 from cemtool.sim.rs485 import BusHub
 
@@ -209,3 +209,20 @@ def test_mpremote_breaks_in_while_the_app_runs(dev):
     dev.port = SerialTransport(dev.path)
     with pytest.raises(AtRepl):
         Link(dev.port, timeout=3).probe()
+
+
+def test_any_byte_stream_will_do():
+    # the console on plain pipes (no terminal), the link on their file descriptors
+    proc = subprocess.Popen(
+        [fwtest.tool("micropython"), "-X", "heapsize=64K", "tests/fw/rpc_usb.py", "50"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=fwtest.micropython_env("mpy"),
+        cwd=fwtest.ROOT)
+    try:
+        link = Link(FdTransport(proc.stdout.fileno(), proc.stdin.fileno()), timeout=10)
+        assert link.probe()["device"] == "dev-1"
+        parts = link.call("records", {"log": "minute", "from": 1}).parts
+        assert [v[1] for p in parts for v in p["recs"]] == list(range(1, 51))
+        proc.stdin.close()  # end of input ends the console, and the process
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()

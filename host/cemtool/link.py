@@ -28,7 +28,7 @@ import cbor2
 import serial
 
 from cemtool import auth
-from cemtool.frame import BROADCAST, Decoder, FrameError, encode
+from cemtool.frame import MAX_NODE, Decoder, FrameError, encode
 
 # Error codes of docs/protocol.md, "Errors".
 ERRORS = {1: "bad_request", 2: "unknown_op", 3: "auth_required", 4: "auth_failed",
@@ -162,15 +162,15 @@ class Reply:
 
 
 class Link:
-    """Requests to one node: ``addr`` 0 over USB, 1-247 on an RS485 bus (255: broadcast).
+    """Requests to one node: ``addr`` 0 over USB, 1-247 on an RS485 bus.
 
     ``timeout`` is how long to wait for each response frame (the first after the request, and
     each next part); over RS485 allow for the frame time at the baud rate.
     """
 
     def __init__(self, transport: Transport, addr: int = 0, timeout: float = 2.0) -> None:
-        if not (0 <= addr <= 247 or addr == BROADCAST):
-            raise LinkError(f"address {addr} is not 0-247 or 255")
+        if not 0 <= addr <= MAX_NODE:
+            raise LinkError(f"address {addr} is not 0-{MAX_NODE}")
         self.transport = transport
         self.addr = addr
         self.timeout = timeout
@@ -186,10 +186,6 @@ class Link:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def counters(self):
-        return self._decoder.counters
 
     def _next_id(self) -> int:
         return next(self._ids) & 0xFFFFFFFF
@@ -244,12 +240,6 @@ class Link:
             if e.code != STALE_NONCE or nonce is None:
                 raise
         return self.call(op, args, key=key)
-
-    def send_broadcast(self, op: str, args: dict[str, Any] | None = None) -> None:
-        """A request to every node of the bus; nodes never answer a broadcast."""
-        req = dict(args or {}, id=self._next_id(), op=op)
-        body = cbor2.dumps(req, canonical=True)
-        self.transport.write(encode(BROADCAST, body))
 
     def _exchange(self, op: str, rid: int, wire: bytes,
                   on_part: Callable[[dict[str, Any]], None] | None) -> Reply:
