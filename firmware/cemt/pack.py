@@ -14,7 +14,7 @@ SHORT = const(56)       # codes 0..55: a minute delta whose body is code + 1 byt
 LONG_DELTA = const(64)  # [len][kind][bitstream]
 ABSOLUTE = const(65)    # [len][zigzag varints: kind, t, tq, ver, fields]
 EVENT = const(66)       # [len][CBOR of the record with seq 0]
-MAX_ENTRY = const(258)
+MAX_ENTRY = const(253)  # fits the ring log's 256-byte read window
 
 CODE = bytes.fromhex("0f171b1d1e272b2d2e333536393a3c474b4d4e535556595a5c636566696a6c7172747887"
                      "8b8d8e939596999a9ca3a5a6a9aaacb1b2b4b8c3c5c6c9caccd1d2d4d8e1e2e4e8f0")
@@ -59,15 +59,16 @@ class Packer:
     """Coding state of one sector, for writing entries or reading them back."""
 
     def __init__(self):
-        self._st = (None, packdelta.State(1), packdelta.State(2), packdelta.State(3))
+        self._st = [None, None, None, None]  # per period kind, made when first needed
         self._coder = packdelta.Coder()
         self._buf = None
         self._pos = 0
 
     def reset(self):
         """A new sector: the next record of each kind is stored absolute."""
-        for s in self._st[1:]:
-            s.have = False
+        for s in self._st:
+            if s:
+                s.have = False
 
     def pack(self, rec, out):
         """Write the entry of ``rec`` into ``out``; return its length. ``out[0]`` is the header.
@@ -77,7 +78,7 @@ class Packer:
         kind = rec[0] if len(rec) > HEADER else 0
         if kind not in (1, 2, 3):
             return self._event(rec, out)
-        st = self._st[kind]
+        st = self._state(kind)
         if len(rec) != len(st.v):
             raise ValueError("record of kind %d needs %d values" % (kind, len(st.v)))
         for i in range(2, len(rec)):
@@ -157,6 +158,8 @@ class Packer:
     def _state(self, kind):
         if kind not in (1, 2, 3):
             raise ValueError("unknown kind in an entry")
+        if not self._st[kind]:
+            self._st[kind] = packdelta.State(kind)
         return self._st[kind]
 
     def _unvarint(self, end):

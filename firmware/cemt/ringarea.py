@@ -9,12 +9,13 @@ import binascii
 import struct
 from micropython import const
 
+
 DATA = const(1)
 STATE = const(2)
 HDR = const(32)   # sector header, and state slot
 FOOT = const(8)   # used u16, crc32 u32, 0xFF, SEAL
 SEAL = const(0x5A)
-WIN = const(512)
+WIN = const(256)  # read window: holds any entry
 M = const(0xFFFFFFFF)
 # magic, version, type, log id, log2 block size, region blocks, block, sequence,
 # data: first seq, -, - / state: acked, dropped, base; crc32 of the 28 bytes before

@@ -1,9 +1,8 @@
 """The NOR-flash simulator: erase-before-program, erase counts, power cuts at any byte."""
+import binascii
 import os
 
 from cemt.board.norflash import NorFlash, PowerCut, ram
-
-PATH = "build/test_norflash.img"
 
 
 def _raises(exc, fn, *args):
@@ -95,19 +94,23 @@ def test_file_store_persists_data_and_erase_counts():
         os.mkdir("build")
     except OSError:
         pass
-    for p in (PATH, PATH + ".erases"):
-        try:
+    path = "build/norflash-%s.img" % binascii.hexlify(os.urandom(4)).decode()  # runs may overlap
+    try:
+        _file_store(path)
+    finally:
+        for p in (path, path + ".erases"):
             os.remove(p)
-        except OSError:
-            pass
-    dev = NorFlash(PATH, 512, 3)
+
+
+def _file_store(path):
+    dev = NorFlash(path, 512, 3)
     dev.writeblocks(2, b"abc", 7)
     dev.ioctl(6, 1)
     dev.ioctl(6, 1)
     dev.cut_after(1)
     _raises(PowerCut, dev.writeblocks, 0, b"xy", 0)
     dev.close()
-    again = NorFlash(PATH, 512)
+    again = NorFlash(path, 512)
     assert again.blocks == 3 and again.erases == [0, 2, 0]
     buf = bytearray(3)
     again.readblocks(2, buf, 7)
@@ -115,4 +118,4 @@ def test_file_store_persists_data_and_erase_counts():
     again.readblocks(0, buf, 0)
     assert buf == b"x\xff\xff"
     again.close()
-    assert os.stat(PATH)[6] == 3 * 512
+    assert os.stat(path)[6] == 3 * 512

@@ -1,6 +1,6 @@
 """Storage packing: entries round-trip, stay small on realistic data, and never decode damage."""
-import ringlog_data as D
 from cemt import pack
+import ringlog_data as D
 
 OUT = bytearray(pack.MAX_ENTRY + 2)
 

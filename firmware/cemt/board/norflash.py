@@ -1,20 +1,11 @@
-"""NOR-flash simulator: a block device that obeys NOR rules and can lose power mid-write.
-
-Programming only clears bits (a write that would set one raises OSError: a bug in the caller);
-erasing sets a whole block to 0xFF and counts an erase of that block. ``cut_after(n)`` arms a
-power cut after the n-th byte programmed or erased from now: that write keeps the bytes before
-the cut, the rest is lost, ``PowerCut`` is raised, and every later access raises it too until
-the "reboot": a new ``NorFlash`` over the same store. An interrupted erase leaves the erased
-prefix of the block at 0xFF and the rest unchanged (erase proceeds from the block's start).
-
-The store is a file (the simulator's ``flash.img``, erase counts kept beside it in
-``flash.img.erases``: one little-endian uint32 per block) or, fast for tests, a list of one
-bytearray per block (``ram(blocks, block_size)``; small pieces fit a fragmented heap).
+"""NOR-flash simulator: a block device over a file or RAM that refuses to set bits without an
+erase, counts erases per block and can lose power after any byte (docs/storage.md, "Simulator").
 """
 import struct
 
 _CHUNK = 256
 _FF = b"\xff" * _CHUNK
+_OLD = bytearray(_CHUNK)  # what a write would program over
 
 
 class PowerCut(Exception):
@@ -50,7 +41,6 @@ class NorFlash:
             blocks = len(store)
             self.erases = erases if erases is not None else [0] * blocks
         self.blocks = blocks
-        self._old = bytearray(_CHUNK)
 
     def cut_after(self, n):
         """Lose power once ``n`` more bytes have been programmed or erased (-1 disarms)."""
@@ -84,7 +74,7 @@ class NorFlash:
         length = len(buf)
         self._live(n, off, length)
         for start in range(0, length, _CHUNK):
-            old = memoryview(self._old)[:min(_CHUNK, length - start)]
+            old = memoryview(_OLD)[:min(_CHUNK, length - start)]
             self.readblocks(n, old, off + start)
             for i in range(len(old)):
                 if buf[start + i] & ~old[i] & 0xFF:
