@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cemtool import build, flashimage
+from cemtool import build
 from cemtool.records import HOUR, MINUTE
 from cemtool.sim import scenario as scen
 from cemtool.sim.emulators.bmp280 import BMP280
@@ -31,6 +31,7 @@ from cemtool.sim.emulators.gss import GssAnalyser
 from cemtool.sim.emulators.max31865 import MAX31865
 from cemtool.sim.emulators.modbus import ModbusAnalyser
 from cemtool.sim.emulators.sdp3x import SDP3x
+from cemtool.sim.devread import DeviceReadError, profile_of, read_logs
 from cemtool.sim.pty import Hub
 from cemtool.sim.simbus import SimBus, World
 from cemtool.sim.truth import Truth
@@ -165,7 +166,7 @@ class Runner:
         self._saved_t = self.world.t
         if self.resume:
             # The device must never see time run backwards past what it already recorded.
-            last = last_record_end(self.out / "flash.img")
+            last = last_record_end(self.out)
             if last and last * 1000 > self.world.t_ms:
                 self.world.advance_to(last * 1000)
             done = self.world.t - self.sc.start
@@ -244,8 +245,7 @@ class Runner:
         return self._summarise(wall, self.world.t - first_t)
 
     def _summarise(self, wall: float, simulated_s: int) -> Summary:
-        image = flashimage.read_image(self.out / "flash.img")
-        recs = sorted(image.records, key=lambda r: (r.kind, r.seq))
+        recs = sorted(device_records(self.out), key=lambda r: (r.kind, r.seq))
         with open(self.out / "records.jsonl", "w") as f:
             for rec in recs:
                 f.write(json.dumps(rec.row()) + "\n")
@@ -261,11 +261,19 @@ class Runner:
             power_cuts=self.cuts_done, out=str(self.out))
 
 
-def last_record_end(image: Path) -> int | None:
-    """End (UTC s) of the newest minute record in a flash image, or None."""
-    if not image.exists():
+def device_records(out: Path) -> list:
+    """The records the device committed to ``OUT/flash.img``, read by the firmware itself."""
+    try:
+        return read_logs(out / "flash.img", profile_of(out), out / "fs" / "lib")
+    except (OSError, ValueError, DeviceReadError) as e:
+        raise SimError(str(e)) from None
+
+
+def last_record_end(out: Path) -> int | None:
+    """End (UTC s) of the newest minute record in the run's flash image, or None."""
+    if not (out / "flash.img").exists() or not (out / "fs" / "board.json").exists():
         return None
-    minutes = [r for r in flashimage.read_image(image).records if r.kind == MINUTE]
+    minutes = [r for r in device_records(out) if r.kind == MINUTE]
     return max(r.t for r in minutes) + 60 if minutes else None
 
 
