@@ -85,7 +85,7 @@ def test_daily_profile_with_noise_matches_truth(daily):
 @pytest.fixture(scope="module")
 def faulted(tmp_path_factory):
     return sim(tmp_path_factory.mktemp("faults"), "--fault", "dp:disconnect@1h+30m",
-               "--fault", "co2:overrange@2h10m+5m", "--fault", "temp:garble@2h30m+20m", hours=3)
+               "--fault", "co2:overrange@7800+5m", "--fault", "temp:garble@9000+20m", hours=3)
 
 
 def in_window(rows, start_min, end_min):
@@ -129,7 +129,7 @@ def test_recovered_minutes_are_valid_again(faulted):
 @pytest.fixture(scope="module")
 def power_cut(tmp_path_factory):
     out = tmp_path_factory.mktemp("power")
-    return out, sim(out, "--fault", "power@1h20m+5m", "--fault", "power@2h05m17s+1m", hours=3)
+    return out, sim(out, "--fault", "power@4800+5m", "--fault", "power@7517+1m", hours=3)
 
 
 def test_power_cuts_lose_no_committed_record(power_cut):

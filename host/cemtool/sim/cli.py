@@ -48,7 +48,8 @@ class _Progress:
 @click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=24.0, show_default=True,
               help="Simulated hours to run.")
 @click.option("--seed", type=int, help="Noise seed (default: the scenario's).")
-@click.option("--heap", default="64K", show_default=True, help="Device heap limit (-X heapsize).")
+@click.option("--heap", default="192K", show_default=True,
+              help="Device heap limit (-X heapsize); the full app needs about 148K on the 64-bit unix port.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def run(out: str, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...], hours: float,

@@ -52,7 +52,7 @@ class Options:
     faults: list[str] = field(default_factory=list)
     hours: float = 24.0
     seed: int | None = None
-    heap: str = "64K"
+    heap: str = "192K"
 
 
 @dataclass
