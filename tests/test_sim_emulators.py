@@ -311,7 +311,7 @@ class Bench:
             "    clock.sleep_ms((t0 + s - clock.now()) * 1000)\n"
             "    v = d.read()\n"
             "    print(s, v, d.status, d.reason or '-')\n")
-        proc = fwtest.run_micropython(["-c", code], timeout=60)
+        proc = fwtest.run_micropython(["-c", code], mode="mpy", timeout=60)  # as deployed
         assert proc.returncode == 0, proc.stdout + proc.stderr
         lines = proc.stdout.split("\n")
         assert lines[0] == "True", proc.stdout
