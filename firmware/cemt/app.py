@@ -1,29 +1,44 @@
-"""The device application: sampling, edge computation, the ring logs and health records.
+"""The device application: sampling, edge computation, ring logs, health, uplink and USB console.
 
-``main()`` reads the board profile (``board.json``) and the settings (``config.json``) from the
-board's filesystem, builds the hardware, and runs the tasks:
+``main()`` reads the board profile (``board.json``), the settings (``config.json``) and the
+device key (``device.key``, 32 raw bytes written by provisioning; never logged, never a setting)
+from the board's filesystem, builds the hardware, and runs the tasks:
 
 - the sampler, once a period on the board clock: reads every channel, applies the calibration,
   feeds the edge; the edge's finished records go straight into the ring logs (an append is
   durable when it returns), and the watchdog is fed only after a complete sample;
 - the housekeeper: a health record every 10 minutes, and erasing ahead in the logs while the buses
-  are quiet.
+  are quiet;
+- the uplink (``cemt.uplink`` over ``cemt.modem``), when the profile has a ``modem``, the
+  settings an ``uplink`` host and the device a key; the modem's ladder counters persist in
+  ``modem.json``;
+- the command console on USB (``cemt.console`` + ``cemt.rpc``, the node being ``Node``), only
+  when the profile says ``"console": true``.
 
-Only the sampler moves a virtual clock; the other tasks wait on events it sets.
+Only the sampler moves a virtual clock: the other tasks wait on events it sets (the uplink
+through ``Follow``). Settings changed through the console are saved and logged at once and take
+effect at the next boot (the ``reboot`` op), so a record's ``ver`` always names what made it.
 """
 import gc
 import json
+import os
 from array import array
 
 import asyncio
 from micropython import const
 
 from cemt import VERSION, records
-from cemt.edge import CO2, DP, Edge, EdgeConfig
-from cemt.hardware import LOG_LONG, LOG_MINUTE, Hardware
+from cemt.config import save_json
+from cemt.edge import CO2, DP, TEMP, Edge, EdgeConfig
+from cemt.hardware import CHANNELS, LOG_LONG, LOG_MINUTE, Hardware
 from cemt.schema import MINUTE
 
 HEALTH_S = const(600)
+KEY_SIZE = const(32)
+CSQ_UNKNOWN = const(99)
+NET_SLACK_S = const(2)  # network time this close to a set clock confirms it (no step)
+FW = "cemt " + VERSION
+_LIVE = const(5)  # channels reported by ``live`` (all but xsw)
 
 
 def _load(path, default):
@@ -34,25 +49,104 @@ def _load(path, default):
         return default
 
 
+def read_key(path):
+    """The device key in ``path``, or None when there is none (or it is not 32 bytes)."""
+    try:
+        with open(path, "rb") as f:
+            key = f.read(KEY_SIZE + 1)
+    except OSError:
+        return None
+    return key if len(key) == KEY_SIZE else None
+
+
+def csq(dbm):
+    """``AT+CSQ`` rssi (0-31) of a signal in dBm; 99 unknown (0 dBm: no reading, no modem)."""
+    if not dbm:
+        return CSQ_UNKNOWN
+    return min(31, max(0, (dbm + 113) // 2))
+
+
+def _tenths(v):
+    # live() units: CO2 0.001 -> 0.01 %vol, temperature 0.01 -> 0.1 degC, rounded
+    return (v + 5) // 10 if v >= 0 else -((5 - v) // 10)
+
+
+class Follow:
+    """The board clock for tasks other than the sampler: their waits never move a virtual clock.
+
+    ``asleep_ms`` waits on the sampler's tick (set after every sample) until the board clock has
+    moved ``ms`` on, so backoff and polling count board time, simulated or real, to within a
+    sample period.
+    """
+
+    def __init__(self, clock, tick):
+        self._clock = clock
+        self._tick = tick
+        self.ticks_diff = clock.ticks_diff
+
+    def now(self):
+        return self._clock.now()
+
+    def ticks_ms(self):
+        return self._clock.ticks_ms()
+
+    async def asleep_ms(self, ms):
+        c = self._clock
+        t0 = c.ticks_ms()
+        await asyncio.sleep_ms(0)
+        while c.ticks_diff(c.ticks_ms(), t0) < ms:
+            await self._tick.wait()
+
+
+class NetTime:
+    """The board clock as the modem sets it from the network clock.
+
+    ``AT+CCLK?`` has a resolution of a second and comes with the exchange's latency, so a network
+    time within ``NET_SLACK_S`` of a clock that was already set only confirms it (its quality
+    becomes the network's): stepping the clock back by a second would make the edge reject
+    samples. A clock never set, or further off, is stepped.
+    """
+
+    def __init__(self, clock):
+        self._clock = clock
+
+    def set(self, t, tq):
+        c = self._clock
+        if c.quality and -NET_SLACK_S <= t - c.now() <= NET_SLACK_S:
+            c.quality = tq
+        else:
+            c.set(t, tq)
+
+
 class Node:
-    def __init__(self, hw, config, boots=1, reset=records.RESET_UNKNOWN):
+    """The running device; also the node that ``cemt.rpc`` serves (its docstring lists the members)."""
+
+    def __init__(self, hw, config, boots=1, reset=records.RESET_UNKNOWN, key=None,
+                 key_path="device.key"):
         self.hw = hw
         self.clock = hw.clock
         self.config = config
         self.boots = boots
+        self.key = key
+        self._key_path = key_path
         self.minute_log = hw.log("minute", LOG_MINUTE)
         self.long_log = hw.log("long", LOG_LONG)
+        self.logs = {"minute": self.minute_log, "long": self.long_log}
         ec = config.get("edge")
         self.period_s = ec["period_s"]
         self.edge = Edge(EdgeConfig(ec["area"], ec["kp"], ec["kv"], ec["xsw"], ec["xsw_measured"],
                                     ec["co2_wet"], ec["o2"], self.period_s, config.ver),
                          self._store)
+        self.cal = dict(config.get("cal"))  # as the edge's settings: changes apply at boot
         self.values = array("i", (0, 0, 0, 0, 0, 0))
         self.status = bytearray(6)
         self.wdt = hw.watchdog()
         self.samples = 0
         self._started = self.clock.now()
         self._health_due = asyncio.Event()
+        self._tick = asyncio.Event()
+        self.modem = None
+        self.uplink = None
         self._append(records.boot(self._started, self.clock.quality, config.ver, boots, reset, 0,
                                   VERSION))
 
@@ -62,8 +156,10 @@ class Node:
     def _append(self, rec):
         self._store(rec)
 
+    # -- sampling
+
     def read_channels(self):
-        cal = self.config.get("cal")
+        cal = self.cal
         n = self.samples  # a small int: t itself is a long int on 32-bit ports
         for ch in self.hw.channels:
             if n % ch.every_s:
@@ -78,6 +174,7 @@ class Node:
 
     async def sampler(self):
         clock = self.clock
+        tick = self._tick
         period_ms = self.period_s * 1000
         await clock.asleep_ms(1000 - clock.ticks_ms() % 1000)  # start on a whole second
         due = clock.ticks_ms()
@@ -91,6 +188,8 @@ class Node:
                 self.wdt.feed()
             if self.samples % health_every == 0:
                 self._health_due.set()
+            tick.set()  # wakes the waiters of Follow.asleep_ms; they do not look at the flag
+            tick.clear()
             due += period_ms
             wait = clock.ticks_diff(due, clock.ticks_ms())
             if wait < 0:  # fell behind by more than a period: skip, never burst
@@ -114,27 +213,149 @@ class Node:
             if ch.index < 5:
                 e = ch.driver.errors
                 errors[ch.index] = sum(e)
+        rssi = self.modem.rssi if self.modem else 0
         return records.health(self.clock.now(), self.clock.quality, self.config.ver, self.boots,
                               self.clock.now() - self._started, gc.mem_free(),
                               st["fill_pct"] * 10, st["dropped"],
-                              st["acked"] if st["acked"] else -1, 0, *errors)
+                              st["acked"] if st["acked"] else -1, csq(rssi), *errors)
+
+    # -- uplink
+
+    def start_uplink(self, store_path="modem.json"):
+        """Build the modem driver and the uplink when the board, settings and key allow; True if so."""
+        up = self.config.get("uplink")
+        dev = self.config.get("device", "id")
+        if not (self.hw.profile.get("modem") and up["host"] and up["port"] and dev and self.key):
+            return False
+        from cemt.config import Store
+        from cemt.uplink import Uplink
+        self.modem = self.hw.modem(Store(store_path), self.hw.reset, NetTime(self.clock))
+        self.uplink = Uplink(self.modem, up["host"], up["port"], dev, self.key,
+                             (self.minute_log, self.long_log), Follow(self.clock, self._tick),
+                             fw=FW, cfg=self.config.ver, boots=self.boots)
+        for name, value in self.hw.profile.get("uplink", {}).items():
+            if not name.endswith("_ms") or not hasattr(self.uplink, name):
+                raise ValueError("uplink: unknown setting %r" % name)
+            setattr(self.uplink, name, value)
+        return True
+
+    # -- the node interface of cemt.rpc
+
+    def info(self):
+        dev = self.config.get("device")
+        return {"device": dev["id"], "site": dev["site"], "point": dev["point"], "fw": FW,
+                "board": self.hw.profile.get("name", "")}
+
+    def files(self):
+        import cemt
+        from hashlib import sha256
+        buf = bytearray(256)
+        here = getattr(cemt, "__file__", "")
+        top = here[:here.rfind("/")] if "/" in here else ""
+        for path in _walk(top) if top else ():
+            h = sha256()
+            try:
+                with open(path, "rb") as f:
+                    while True:
+                        n = f.readinto(buf)
+                        if not n:
+                            break
+                        h.update(memoryview(buf)[:n])
+            except OSError:
+                continue
+            yield path, h.digest()
+
+    def live(self):
+        out = {}
+        for ch in self.hw.channels:
+            i = ch.index
+            if i < _LIVE:
+                v = self.values[i]
+                out[CHANNELS[i]] = (_tenths(v) if i == CO2 or i == TEMP else v, self.status[i])
+        return out
+
+    def configure(self, section, changes, source):
+        current = self.config.data[section]  # KeyError: no such section
+        old = {k: current.get(k) for k in changes}
+        ver = self.config.update(section, changes)
+        if ver is not None:
+            t = self.clock.now()
+            for k, v in changes.items():
+                if old[k] != v:
+                    self._append(records.config(t, self.clock.quality, ver, section + "." + k,
+                                                _value(old[k]), _value(v), source))
+        return ver
+
+    def stats(self):
+        out = {"boots": self.boots, "uptime": self.clock.now() - self._started,
+               "heap": gc.mem_free(), "samples": self.samples, "rejected": self.edge.rejected}
+        if self.uplink:
+            for k, v in self.uplink.stats().items():
+                out["up_" + k] = v
+            for k, v in self.modem.summary().items():
+                out["mdm_" + k] = v
+        return out
+
+    def calibrate(self, req):
+        raise NotImplementedError("this firmware has no calibration provider yet")
+
+    def provision(self, device, site, point, key):
+        save_key(self._key_path, key)
+        self.key = key
+        self.configure("device", {"id": device, "site": site, "point": point},
+                       records.SRC_CONSOLE)
+        # A new key is logged without its value (docs/records.md, config records).
+        self._append(records.config(self.clock.now(), self.clock.quality, self.config.ver,
+                                    "device.key", 0, 0, records.SRC_CONSOLE))
+        return self.config.ver
+
+    def reboot(self):
+        self.hw.reset()
 
     async def run(self):
         asyncio.create_task(self.housekeeper())
+        if self.uplink:
+            asyncio.create_task(self.uplink.run())
+        if self.hw.profile.get("console"):
+            from cemt.console import Console
+            from cemt.rpc import Rpc
+            asyncio.create_task(Console(Rpc(self)).run())
         await self.sampler()
 
 
-def main(profile_path="board.json", config_path="config.json", state_path="state.json"):
+def _value(v):
+    return int(v) if type(v) is bool else v
+
+
+def _walk(top):
+    for entry in os.ilistdir(top):
+        path = top + "/" + entry[0]
+        if entry[1] == 0x4000:  # a directory
+            yield from _walk(path)
+        else:
+            yield path
+
+
+def save_key(path, key):
+    tmp = path + ".new"
+    with open(tmp, "wb") as f:
+        f.write(key)
+    os.rename(tmp, path)
+
+
+def main(profile_path="board.json", config_path="config.json", state_path="state.json",
+         key_path="device.key"):
     from cemt.config import Config
     profile = _load(profile_path, None)
     if profile is None:
         raise OSError("no board profile at " + profile_path)
     state = _load(state_path, {})
     state["boots"] = state.get("boots", 0) + 1
-    with open(state_path, "w") as f:
-        json.dump(state, f)
+    save_json(state_path, state)
     hw = Hardware(profile)
     for ch in hw.channels:
         ch.driver.start()
-    node = Node(hw, Config(config_path), state["boots"])
+    node = Node(hw, Config(config_path), state["boots"], key=read_key(key_path),
+                key_path=key_path)
+    node.start_uplink()
     asyncio.run(node.run())

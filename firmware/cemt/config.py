@@ -4,6 +4,8 @@ The configuration is one JSON document on the board's filesystem. Every accepted
 ``ver``; records produced afterwards carry the new version, so a number can always be traced to the
 settings and calibration that made it. Saving is atomic: the new document is written beside the old
 one and renamed over it, so a power cut leaves either the old or the new settings, never a mix.
+``Store`` keeps small state that is not configuration (the modem's ladder counters) the same way.
+Secrets are never settings: the device key lives in its own file (``cemt.app``).
 """
 import json
 import os
@@ -16,7 +18,17 @@ DEFAULTS = {
              "co2_wet": False, "o2": 600, "period_s": 1},
     # Calibration: CO2 zero offset (0.001 %vol) and gain (1e-4), Δp zero offset (0.01 Pa).
     "cal": {"co2_zero": 0, "co2_gain": 10000, "dp_zero": 0},
+    # The receiver the uplink delivers to (docs/protocol.md); no host: no uplink.
+    "uplink": {"host": "", "port": 0},
 }
+
+
+def save_json(path, doc):
+    """Write ``doc`` to ``path`` atomically (beside it, then renamed over it)."""
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        json.dump(doc, f)
+    os.rename(tmp, path)
 
 
 def _merge(base, over):
@@ -69,7 +81,25 @@ class Config:
         return self.data["ver"]
 
     def save(self):
-        tmp = self.path + ".new"
-        with open(tmp, "w") as f:
-            json.dump(self.data, f)
-        os.rename(tmp, self.path)
+        save_json(self.path, self.data)
+
+
+class Store:
+    """A small JSON document of counters: ``get(key, default)``, ``set(key, value)`` (saved at once)."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            with open(path) as f:
+                self._d = json.load(f)
+        except (OSError, ValueError):
+            self._d = {}
+        if not isinstance(self._d, dict):
+            self._d = {}
+
+    def get(self, key, default=None):
+        return self._d.get(key, default)
+
+    def set(self, key, value):
+        self._d[key] = value
+        save_json(self.path, self._d)

@@ -1,9 +1,10 @@
-"""The node's hardware, built from its board profile: clock, buses, sensors, ring logs, watchdog.
+"""The node's hardware, built from its board profile: clock, buses, sensors, ring logs, watchdog,
+the 4G modem and the board reset.
 
 A board profile (``boards/*.json``, deployed as ``board.json``) is data: which buses exist and on
-which pins, which sensor hangs on which bus, where the logs live in flash. This module turns it
-into objects through the port's factories (``cemt.board``), so nothing board-specific reaches the
-application. docs/boards.md describes the keys.
+which pins, which sensor hangs on which bus, where the logs live in flash, which modem sits on
+which UART. This module turns it into objects through the port's factories (``cemt.board``), so
+nothing board-specific reaches the application. docs/boards.md describes the keys.
 """
 from cemt.board import port
 
@@ -11,6 +12,7 @@ from cemt.board import port
 CHANNELS = ("co2", "dp", "temp", "ps", "pa", "xsw")
 LOG_MINUTE = 1  # log ids in sector headers (docs/storage.md)
 LOG_LONG = 2
+RESET_EXIT = 3  # exit status of a "reset" on a port that cannot reset itself
 
 
 class Channel:
@@ -27,11 +29,16 @@ class Hardware:
         self.profile = profile
         p = port()
         self.buses = {}
-        for name, entry in profile.get("buses", {}).items():
-            entry = dict(entry)
-            kind = entry.pop("kind")
-            self._resolve(entry)
-            self.buses[name] = getattr(p, kind)(**entry)
+        buses = profile.get("buses", {})
+        # Buses that travel over another (``via``) come after it: MicroPython's dicts do not
+        # keep the file's order.
+        for routed in (False, True):
+            for name, entry in buses.items():
+                if ("via" in entry) is routed:
+                    entry = dict(entry)
+                    kind = entry.pop("kind")
+                    self._resolve(entry)
+                    self.buses[name] = getattr(p, kind)(**entry)
         entry = dict(profile.get("clock", {}))
         self._resolve(entry)
         self.clock = p.clock(**entry)
@@ -64,6 +71,36 @@ class Hardware:
         first = entry.get("first_block", 0)
         blocks = entry.get("blocks") or dev.ioctl(4, 0) - first
         return RingLog(dev, first, blocks, log_id)
+
+    def modem(self, store=None, board_reset=None, clock=None):
+        """The ``cemt.modem`` driver of the profile's ``modem`` entry, or None without one.
+
+        The entry names a UART bus, the ``family`` (simcom or quectel), the ``apn``, optionally a
+        ``pwrkey`` and a ``power`` pin (buses of kind pin) and ``timeouts``: driver attributes in
+        real milliseconds (``t_cmd``, ``t_reg``, ...) that replace the defaults. The modem modules
+        are imported only here, so a board without a modem never loads them.
+        """
+        entry = self.profile.get("modem")
+        if not entry:
+            return None
+        from cemt.modem.driver import Modem
+        key = entry.get("pwrkey")
+        power = entry.get("power")
+        m = Modem(self.buses[entry["uart"]], entry.get("family", "simcom"), entry.get("apn", ""),
+                  self.buses[key] if key else None, entry.get("pwrkey_active", 1),
+                  self.buses[power] if power else None, store, board_reset, clock)
+        for name, ms in entry.get("timeouts", {}).items():
+            if not (name.startswith("t_") or name == "probes") or not hasattr(m, name):
+                raise ValueError("modem: unknown timeout %r" % name)
+            setattr(m, name, ms)
+        return m
+
+    def reset(self):
+        """Reset the board. A port without a reset (the unix port) ends the program instead."""
+        fn = getattr(self._port, "reset", None)
+        if fn is None:
+            raise SystemExit(RESET_EXIT)
+        fn()
 
     def watchdog(self):
         ms = self.profile.get("watchdog_ms")

@@ -39,21 +39,27 @@ class _Progress:
 
 @sim.command("run")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="out/sim", show_default=True,
-              help="Output folder: flash.img, truth.json, records.jsonl, sim.json, device.log.")
+              help="Output folder: flash.img, truth.json, records.jsonl, sim.json, device.log, "
+                   "receiver.sqlite, receiver.log, cemtool.keys.")
 @click.option("--scenario", default="constant", show_default=True,
               help=f"A built-in scenario ({', '.join(scen.builtins())}) or a TOML file.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario key.")
 @click.option("--fault", "faults", multiple=True, metavar="DEVICE:KIND@START[+DURATION]",
-              help="Inject a fault, e.g. dp:disconnect@2h+10m or power@3h+5m.")
+              help="Inject a fault, e.g. dp:disconnect@2h+10m, power@3h+5m, link:outage@11h+2h, "
+                   "modem:hang@5h+10m, modem:garble@6h+30m or receiver:restart@8h+5m.")
 @click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=24.0, show_default=True,
               help="Simulated hours to run.")
 @click.option("--seed", type=int, help="Noise seed (default: the scenario's).")
 @click.option("--heap", default="192K", show_default=True,
               help="Device heap limit (-X heapsize); the full app needs about 148K on the 64-bit unix port.")
+@click.option("--no-uplink", "no_uplink", is_flag=True,
+              help="No modem, no receiver: the device keeps its records in flash.")
+@click.option("--modem", type=click.Choice(["simcom", "quectel"]), default="simcom", show_default=True,
+              help="The modem family the board carries (and the emulator speaks).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def run(out: str, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...], hours: float,
-        seed: int | None, heap: str, resume: bool, as_json: bool) -> None:
+        seed: int | None, heap: str, no_uplink: bool, modem: str, resume: bool, as_json: bool) -> None:
     """Run the firmware (.mpy, as deployed) on the sim board for --hours of simulated time."""
     from cemtool.sim.runner import Options, Runner, SimError, load_options  # pymodbus: load late
     try:
@@ -62,7 +68,7 @@ def run(out: str, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...],
         raise click.ClickException(str(e)) from None
     if opts is None:
         opts = Options(out=out, scenario=scenario, sets=list(sets), faults=list(faults), hours=hours,
-                       seed=seed, heap=heap)
+                       seed=seed, heap=heap, uplink=not no_uplink, modem=modem)
     progress = _Progress()
     try:
         summary = Runner(opts, resume=resume, progress=progress).run()

@@ -3,27 +3,42 @@
 The runner compiles the firmware to ``.mpy`` into the simulated board's ``/lib`` (``OUT/fs/lib``),
 writes the board profile with the paths of the pseudo-terminals it serves, starts the device
 process, and lets it run on the virtual clock: the device's clock barrier (docs/simulator.md)
-drives the world, and the runner's listener on the world executes power cuts and the end of the
-run at exact simulated seconds by killing the device while it waits at the barrier.
+drives the world, and the runner's listener on the world executes faults (power cuts, link
+outages, modem hangs and garbled replies, receiver restarts) and the end of the run at exact
+simulated seconds while the device waits at the barrier.
+
+Unless the uplink is off, the runner also starts a receiver (``cemtool.receiver``, in a thread of
+its own on loopback), provisions the device for it (its key in ``OUT/fs/device.key`` and in the
+receiver's key file, its id and uplink target in ``OUT/fs/config.json``), and serves the device's
+modem UART with the modem emulator, whose socket it routes to that receiver. At the end it keeps
+the device running (a bounded extra time) until the receiver holds every record in flash.
 
 Outputs in ``OUT``: ``flash.img`` (the board's NOR flash), ``truth.json`` (the model's own
 integration, saved every 10 simulated minutes), ``records.jsonl`` (decoded from the flash image),
-``sim.json`` (the run's settings, for ``--resume``), ``device.log`` (the device's console).
+``sim.json`` (the run's settings, for ``--resume``), ``device.log`` (the device's console),
+``receiver.sqlite``, ``receiver.log`` and ``cemtool.keys`` (the receiver's database, log and key
+file).
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
+import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cemtool import build
+from cemtool import build, keys
+from cemtool.receiver import Counters, Receiver
 from cemtool.records import HOUR, MINUTE
+from cemtool.store import Store, StoreError
 from cemtool.sim import scenario as scen
 from cemtool.sim.emulators.bmp280 import BMP280
 from cemtool.sim.emulators.current_loop import CurrentLoop
@@ -32,11 +47,17 @@ from cemtool.sim.emulators.max31865 import MAX31865
 from cemtool.sim.emulators.modbus import ModbusAnalyser
 from cemtool.sim.emulators.sdp3x import SDP3x
 from cemtool.sim.devread import DeviceReadError, profile_of, read_logs
+from cemtool.sim.modem import ModemEmulator
 from cemtool.sim.pty import Hub
 from cemtool.sim.simbus import SimBus, World
 from cemtool.sim.truth import Truth
 
 SAVE_EVERY_S = 600
+DEVICE_ID = "sim-01"
+REG_DELAY_S = 20       # simulated seconds from power-on (or the end of an outage) to registration
+DRAIN_MAX_S = 3600     # simulated seconds the device may run past the end to deliver its backlog
+DRAIN_CHECK_S = 10     # how often (simulated) the drain compares the receiver with the flash
+CCLK_HOLD_S = 0.02     # real seconds the world waits for the device to read the network time
 BOARD_TEMPLATE = Path(__file__).resolve().parent.parent.parent.parent / "boards" / "sim.json"
 
 
@@ -53,6 +74,9 @@ class Options:
     hours: float = 24.0
     seed: int | None = None
     heap: str = "192K"
+    uplink: bool = True
+    modem: str = "simcom"
+    wrong_key: bool = False  # the receiver's key file holds another key (tests rejections)
 
 
 @dataclass
@@ -68,17 +92,42 @@ class Summary:
     error_pct: float
     power_cuts: int
     out: str
+    uplink: bool = False
+    delivered: int = 0        # records of the flash image held by the receiver's database
+    stored: int = 0           # records of the device in the database (delivered, or gone from flash)
+    duplicates: int = 0       # records the receiver got again and acknowledged without storing
+    conflicts: int = 0        # records whose key the receiver held with other bytes
+    rejected: int = 0         # messages the receiver refused (naks)
+    db_hours: int = 0         # hour records in the database
+    db_device_kg: float = 0.0
+    db_truth_kg: float = 0.0
+    db_error_pct: float = 0.0
+    drain_s: int = 0          # simulated seconds run past the end to deliver the backlog
+    modem_resets: int = 0     # reset commands the modem emulator obeyed
+    link_faults: int = 0
 
     def lines(self) -> list[str]:
-        return [
+        out = [
             f"simulated   {self.hours:g} h in {self.wall_s:.1f} s wall ({self.speedup:,.0f}x real time)",
-            f"records     {self.records} ({self.minutes} minute, {self.hours_recorded} hour)",
+            f"records     {self.records} generated in flash ({self.minutes} minute, "
+            f"{self.hours_recorded} hour)",
             f"power cuts  {self.power_cuts}",
-            f"CO2 device  {self.device_kg:,.2f} kg (sum of hour records)",
+            f"CO2 device  {self.device_kg:,.2f} kg (sum of hour records in flash)",
             f"CO2 truth   {self.truth_kg:,.2f} kg (same hours)",
             f"difference  {self.error_pct:+.3f} %",
-            f"outputs     {self.out}",
         ]
+        if self.uplink:
+            out += [
+                f"delivered   {self.delivered} of {self.records} in the receiver's database "
+                f"({self.stored} stored; {self.drain_s} s run past the end to drain)",
+                f"duplicates  {self.duplicates} resent records rejected as duplicates; "
+                f"{self.rejected} messages rejected; {self.conflicts} conflicts",
+                f"link faults {self.link_faults}; modem resets {self.modem_resets}",
+                f"CO2 (db)    {self.db_device_kg:,.2f} kg in {self.db_hours} hour records; truth "
+                f"{self.db_truth_kg:,.2f} kg ({self.db_error_pct:+.3f} %)",
+            ]
+        out.append(f"outputs     {self.out}")
+        return out
 
 
 def board_profile(template: dict, paths: dict[str, str], analyser: str) -> dict:
@@ -93,12 +142,102 @@ def board_profile(template: dict, paths: dict[str, str], analyser: str) -> dict:
     return profile
 
 
-def device_config(sc: scen.Scenario) -> dict:
+def device_config(sc: scen.Scenario, uplink: tuple[str, int] | None = None) -> dict:
     """The settings an installer would enter for this stack (cemt.config units)."""
-    return {"ver": 1, "edge": {
+    cfg = {"ver": 1, "edge": {
         "area": round(sc.area_m2 * 10000), "kp": round(sc.kp * 10000), "kv": round(sc.kv * 10000),
         "xsw": round(sc.moisture * 10000), "xsw_measured": False, "co2_wet": sc.co2_wet,
         "o2": round(sc.o2_pct * 100), "period_s": 1}}
+    if uplink is not None:
+        cfg["device"] = {"id": DEVICE_ID, "site": "sim", "point": sc.name}
+        cfg["uplink"] = {"host": uplink[0], "port": uplink[1]}
+    return cfg
+
+
+class ReceiverHost:
+    """The receiver of ``cemtool receive``, served by an asyncio loop in a thread of the runner.
+
+    ``start()`` opens the database and listens on loopback (the same port again after a
+    ``stop()``, as a restarted receiver would); its log goes to ``log_path``. ``counters()`` adds
+    up every instance's counters.
+    """
+
+    def __init__(self, db: Path, keyfile: Path, log_path: Path) -> None:
+        self.db = db
+        self.keyfile = keyfile
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sim-receiver",
+                                        daemon=True)
+        self._thread.start()
+        self._receiver: Receiver | None = None
+        self._store: Store | None = None
+        self._done = Counters()
+        self._log = logging.getLogger("cemtool.receiver")
+        self._handler = logging.FileHandler(log_path)
+        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self._log.addHandler(self._handler)
+        self._log.setLevel(logging.INFO)
+        self._log.propagate = False
+
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
+
+    @property
+    def running(self) -> bool:
+        return self._receiver is not None
+
+    def start(self) -> int:
+        async def go() -> int:
+            self._store = Store(self.db)
+            self._receiver = Receiver(self._store, keys.KeyRing(self.keyfile))
+            return (await self._receiver.start("127.0.0.1", self.port))[1]
+        try:
+            self.port = self._call(go())
+        except (OSError, StoreError, keys.KeyFileError) as e:
+            raise SimError(f"the receiver did not start: {e}") from None
+        self._log.warning("listening on 127.0.0.1:%d", self.port)
+        return self.port
+
+    def stop(self) -> None:
+        if self._receiver is None:
+            return
+        receiver, store = self._receiver, self._store
+        self._receiver = self._store = None
+        self._call(receiver.stop())
+        for name, value in asdict(receiver.counters).items():
+            setattr(self._done, name, getattr(self._done, name) + value)
+        store.close()
+        self._log.warning("stopped")
+
+    def counters(self) -> Counters:
+        total = Counters(**asdict(self._done))
+        if self._receiver is not None:
+            for name, value in asdict(self._receiver.counters).items():
+                setattr(total, name, getattr(total, name) + value)
+        return total
+
+    def close(self) -> None:
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+        self._log.removeHandler(self._handler)
+        self._handler.close()
+
+
+def stored_keys(db: Path, device: str = DEVICE_ID) -> set[tuple[int, int]]:
+    """(kind, seq) of every record of ``device`` in the receiver's database."""
+    if not db.exists():
+        return set()
+    con = sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
+    try:
+        return set(con.execute("SELECT r.kind, r.seq FROM records r JOIN devices d ON d.id = r.dev"
+                               " WHERE d.name = ?", (device,)))
+    except sqlite3.OperationalError:  # no tables yet
+        return set()
+    finally:
+        con.close()
 
 
 class Runner:
@@ -108,16 +247,28 @@ class Runner:
         self.resume = resume
         self.progress = progress
         self.sc = scen.load(opts.scenario, sets=opts.sets, faults=opts.faults, seed=opts.seed)
+        if opts.modem not in ("simcom", "quectel"):
+            raise SimError(f"unknown modem family {opts.modem!r} (simcom or quectel)")
         self.end_t = self.sc.start + round(opts.hours * 3600)
         self._cuts = sorted(self.sc.power_cuts, key=lambda f: f.start)
+        self._link = sorted(self.sc.link_faults, key=lambda f: f.start) if opts.uplink else []
+        self._active: list[scen.Fault] = []
         self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._why = ""
         self._cut_off_s = 0
         self._saved_t = 0
+        self._drain_from = 0
+        self._flash_n = 0
+        self._cclk_seen = 0
         self.cuts_done = 0
+        self.link_done = 0
+        self.rx: ReceiverHost | None = None
+        self.emu: ModemEmulator | None = None
 
     # -- the world's listener: runs in the hub's thread at every new simulated second ----------
+    # The device is waiting at its clock barrier meanwhile, so whatever happens here happens
+    # at that exact simulated second.
 
     def _on_second(self, t: int) -> None:
         if t - self._saved_t >= SAVE_EVERY_S:
@@ -126,12 +277,93 @@ class Runner:
         if self._why:
             return
         rel = t - self.sc.start
+        if self.emu is not None:
+            self._hold_for_clock()
+            self._link_faults(rel)
         if t > self.end_t:  # the sample of end_t is in: every period up to end_t is closed
-            self._kill("end")
+            if self._drained(t):
+                self._kill("end")
         elif self._cuts and rel >= self._cuts[0].start:
             cut = self._cuts.pop(0)
             self._cut_off_s = cut.duration or 1
             self._kill("cut")
+
+    def _hold_for_clock(self) -> None:
+        """After the modem answered ``AT+CCLK?``, let real time pass at this simulated second.
+
+        The device reads a reply a few real milliseconds after the emulator wrote it (its AT
+        engine polls every 5 ms), which at full speed would be several simulated seconds: the
+        network time would arrive late. Holding the barrier lets the device's modem task read
+        it before the clock moves on.
+        """
+        log = self.emu.log
+        if len(log) > self._cclk_seen:
+            self._cclk_seen = len(log)
+            if log[-1].upper() == b"AT+CCLK?":
+                time.sleep(CCLK_HOLD_S)
+
+    def _drained(self, t: int) -> bool:
+        """True when the run may end: no uplink, the receiver holds all of flash, or time is up."""
+        if self.rx is None:
+            return True
+        if not self._drain_from:
+            self._drain_from = t
+        waited = t - self._drain_from
+        if waited >= DRAIN_MAX_S:
+            return True
+        if waited % DRAIN_CHECK_S:
+            return False
+        held = stored_keys(self.out / "receiver.sqlite")
+        if len(held) < self._flash_n:
+            return False  # the flash only grows: no need to read it again yet
+        try:
+            flash = {(r.kind, r.seq) for r in device_records(self.out)}
+        except SimError:
+            return True  # the summary reads the image again and reports the error
+        self._flash_n = len(flash)
+        return flash <= held
+
+    def _link_faults(self, rel: int) -> None:
+        while self._link and rel >= self._link[0].start:
+            f = self._link.pop(0)
+            self._active.append(f)
+            self.link_done += 1
+            self._begin(f)
+        for f in list(self._active):
+            if f.duration is not None and rel >= f.start + f.duration:
+                self._active.remove(f)
+                self._end(f)
+            elif f.kind == "hang" and self._cured():
+                self.emu.hang("reset")  # a modem that keeps hanging until the window ends
+                self._hung_at = dict(self.emu.counts)
+            elif f.kind == "garble" and len(self.emu.log) > self._garbled_at:
+                self.emu.garble(1)  # one reply line in noise per simulated second with traffic
+                self._garbled_at = len(self.emu.log)
+
+    def _cured(self) -> bool:
+        c = self.emu.counts
+        return (c["resets"], c["power_ons"]) != (self._hung_at["resets"], self._hung_at["power_ons"])
+
+    def _begin(self, f: scen.Fault) -> None:
+        if f.kind == "outage":
+            self.emu.outage(True)
+        elif f.kind == "hang":
+            self.emu.hang("reset")
+            self._hung_at = dict(self.emu.counts)
+        elif f.kind == "garble":
+            self._garbled_at = len(self.emu.log)
+            self.emu.garble(1)
+        elif f.kind == "restart":
+            self.rx.stop()
+        if f.duration == 0:
+            self._active.remove(f)
+            self._end(f)
+
+    def _end(self, f: scen.Fault) -> None:
+        if f.kind == "outage":
+            self.emu.outage(False)
+        elif f.kind == "restart":
+            self.rx.start()
 
     def _kill(self, why: str) -> None:
         self._why = why
@@ -144,15 +376,33 @@ class Runner:
         out = self.out
         fs = out / "fs"
         if not self.resume:
-            for name in ("flash.img", "flash.img.erases", "truth.json", "records.jsonl", "device.log"):
+            for name in ("flash.img", "flash.img.erases", "truth.json", "records.jsonl", "device.log",
+                         "receiver.sqlite", "receiver.sqlite-wal", "receiver.sqlite-shm",
+                         "receiver.log", "cemtool.keys"):
                 (out / name).unlink(missing_ok=True)
             shutil.rmtree(fs, ignore_errors=True)
         out.mkdir(parents=True, exist_ok=True)
         build.compile_firmware(fs / "lib")
         build.install_sources_only(fs)
         (out / "sim.json").write_text(json.dumps(asdict(self.opts), indent=1))
+        if self.opts.uplink and not (fs / "device.key").exists():
+            self._provision()
+        if self.opts.uplink:
+            self.rx = ReceiverHost(out / "receiver.sqlite", out / "cemtool.keys", out / "receiver.log")
+            self.rx.start()
         if not self.resume:
-            (fs / "config.json").write_text(json.dumps(device_config(self.sc)))
+            target = ("127.0.0.1", self.rx.port) if self.rx else None
+            (fs / "config.json").write_text(json.dumps(device_config(self.sc, target)))
+
+    def _provision(self) -> None:
+        """What ``cemtool provision`` does for a new device: one key, on the device and the host."""
+        key = secrets.token_bytes(keys.KEY_SIZE)
+        path = self.out / "fs" / "device.key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        host_key = secrets.token_bytes(keys.KEY_SIZE) if self.opts.wrong_key else key
+        keys.save(self.out / "cemtool.keys", {DEVICE_ID: host_key})
 
     def _start_world(self) -> None:
         self.world = World(self.sc)
@@ -171,6 +421,7 @@ class Runner:
                 self.world.advance_to(last * 1000)
             done = self.world.t - self.sc.start
             self._cuts = [c for c in self._cuts if c.start >= done]
+            self._link = [f for f in self._link if f.start >= done]
 
     def _start_hub(self) -> dict[str, str]:
         template = json.loads(BOARD_TEMPLATE.read_text())
@@ -192,7 +443,22 @@ class Runner:
         self.endpoints = [bus, analyser]
         self.models = [sdp, bmp, rtd, loop, analyser]
         paths = {"bridge": bus.path, "co2": analyser.path, "flash": str((self.out / "flash.img").resolve())}
+        if self.rx is not None:
+            world = self.world
+            # Network time and registration count simulated time; the socket goes to the receiver
+            # wherever the device's settings point (its port changes on --resume).
+            self.emu = ModemEmulator(self.opts.modem, clock=lambda: world.t,
+                                     timer=lambda: world.t_ms / 1000, reg_delay=REG_DELAY_S,
+                                     boot_delay=0.05, redirect=("127.0.0.1", self.rx.port)).start()
+            paths["modem"] = self.emu.path
         profile = board_profile(template, paths, self.sc.co2_analyser)
+        if self.emu is None:
+            for name in ("modem", "uplink"):
+                profile.pop(name)
+            for name in ("modem_uart", "modem_key"):
+                profile["buses"].pop(name)
+        else:
+            profile["modem"]["family"] = self.opts.modem
         (self.out / "fs" / "board.json").write_text(json.dumps(profile, indent=1))
         return paths
 
@@ -209,42 +475,56 @@ class Runner:
     # -- running -----------------------------------------------------------------------------
 
     def run(self) -> Summary:
-        self._prepare()
-        self._start_world()
-        first_t = self.world.t
-        self._start_hub()
-        wall0 = time.monotonic()
         try:
-            self._start_device()
-            while True:
-                while self._proc.poll() is None:
-                    time.sleep(0.05)
-                    if self.progress:
-                        self.progress(self.world.t - first_t, self.end_t - first_t)
-                if self._why == "end":
-                    break
-                if self._why != "cut":
-                    raise SimError(f"the device stopped unexpectedly (exit {self._proc.returncode}): "
-                                   + last_line(self.out / "device.log"))
-                self.cuts_done += 1
-                self.hub.call(self.world.advance_to, self.world.t_ms + self._cut_off_s * 1000)
+            self._prepare()
+            self._start_world()
+            first_t = self.world.t
+            self._start_hub()
+            wall0 = time.monotonic()
+            try:
+                self._run_device(first_t)
+            finally:
+                self._kill(self._why or "stop")
+                self.hub.call(self.truth.write, self.out / "truth.json")
                 for ep in self.endpoints:
-                    self.hub.call(ep.reset)
-                for model in self.models:
-                    self.hub.call(model.power_cycle)
-                self._start_device()
+                    if isinstance(ep, ModbusAnalyser):
+                        self.hub.call(ep.stop)
+                        ep.close()
+                self.hub.stop()
+                if self.emu is not None:
+                    self.emu.close()
+            wall = time.monotonic() - wall0
+            counters = self.rx.counters() if self.rx else None
         finally:
-            self._kill(self._why or "stop")
-            self.hub.call(self.truth.write, self.out / "truth.json")
-            for ep in self.endpoints:
-                if isinstance(ep, ModbusAnalyser):
-                    self.hub.call(ep.stop)
-                    ep.close()
-            self.hub.stop()
-        wall = time.monotonic() - wall0
-        return self._summarise(wall, self.world.t - first_t)
+            if self.rx is not None:
+                self.rx.close()
+        return self._summarise(wall, self.world.t - first_t, counters)
 
-    def _summarise(self, wall: float, simulated_s: int) -> Summary:
+    def _run_device(self, first_t: int) -> None:
+        self._start_device()
+        while True:
+            while self._proc.poll() is None:
+                time.sleep(0.05)
+                if self.progress:
+                    self.progress(self.world.t - first_t, self.end_t - first_t)
+            if self._why == "end":
+                return
+            if self._why != "cut":
+                raise SimError(f"the device stopped unexpectedly (exit {self._proc.returncode}): "
+                               + last_line(self.out / "device.log"))
+            self.cuts_done += 1
+            if self.emu is not None:
+                self.emu.power(False)  # the modem shares the board's supply
+            self.hub.call(self.world.advance_to, self.world.t_ms + self._cut_off_s * 1000)
+            for ep in self.endpoints:
+                self.hub.call(ep.reset)
+            for model in self.models:
+                self.hub.call(model.power_cycle)
+            if self.emu is not None:
+                self.emu.power(True)
+            self._start_device()
+
+    def _summarise(self, wall: float, simulated_s: int, counters: Counters | None) -> Summary:
         recs = sorted(device_records(self.out), key=lambda r: (r.kind, r.seq))
         with open(self.out / "records.jsonl", "w") as f:
             for rec in recs:
@@ -253,12 +533,34 @@ class Runner:
         device_kg = sum(r.row()["co2_kg"] for r in hours)
         truth_hours = {scen.iso(h): kg for h, kg in self.truth.hours.items()}
         truth_kg = sum(truth_hours.get(r.row()["t"], 0.0) for r in hours)
-        return Summary(
+        summary = Summary(
             hours=round(simulated_s / 3600, 3), wall_s=wall, speedup=simulated_s / wall if wall else 0,
             records=len(recs), minutes=sum(r.kind == MINUTE for r in recs), hours_recorded=len(hours),
             device_kg=device_kg, truth_kg=truth_kg,
             error_pct=(device_kg - truth_kg) / truth_kg * 100 if truth_kg else 0.0,
             power_cuts=self.cuts_done, out=str(self.out))
+        if counters is None:
+            return summary
+        db = self.out / "receiver.sqlite"
+        held = stored_keys(db)
+        with Store(db, readonly=True) as store:
+            db_hours = [r for _, r in store.records(DEVICE_ID, HOUR)]
+        db_kg = sum(r.row()["co2_kg"] for r in db_hours)
+        db_truth = sum(truth_hours.get(r.row()["t"], 0.0) for r in db_hours)
+        summary.uplink = True
+        summary.delivered = len(held & {(r.kind, r.seq) for r in recs})
+        summary.stored = len(held)
+        summary.duplicates = counters.duplicates
+        summary.conflicts = counters.conflicts
+        summary.rejected = counters.rejected
+        summary.db_hours = len(db_hours)
+        summary.db_device_kg = db_kg
+        summary.db_truth_kg = db_truth
+        summary.db_error_pct = (db_kg - db_truth) / db_truth * 100 if db_truth else 0.0
+        summary.drain_s = max(0, self.world.t - self.end_t - 1) if self._drain_from else 0
+        summary.modem_resets = self.emu.counts["resets"] if self.emu else 0
+        summary.link_faults = self.link_done
+        return summary
 
 
 def device_records(out: Path) -> list:

@@ -26,6 +26,8 @@ ANALYSERS = ("modbus", "gss")
 DEVICES = ("co2", "dp", "temp", "pa", "ps")
 FAULT_KINDS = ("disconnect", "garble", "stuck", "spike", "drift", "overrange")
 FAULT_DEFAULTS = {"spike": 1.0, "drift": 0.02}   # spike: relative jump; drift: relative per hour
+# Faults of the uplink path, executed by the runner: the 4G link, the modem, the receiver.
+LINK_FAULTS = {"link": ("outage",), "modem": ("hang", "garble"), "receiver": ("restart",)}
 
 
 class ScenarioError(ValueError):
@@ -93,6 +95,10 @@ class Scenario:
     def power_cuts(self) -> list[Fault]:
         return [f for f in self.faults if f.kind == "power"]
 
+    @property
+    def link_faults(self) -> list[Fault]:
+        return [f for f in self.faults if f.device in LINK_FAULTS]
+
 
 def iso(t: int) -> str:
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -126,8 +132,18 @@ def parse_fault(text: str) -> Fault:
             raise ScenarioError(f"bad fault {text!r}: power takes no device")
         return Fault("power", "power", duration(start, "fault start"),
                      duration(dur or 0, "power-off time"))
+    if device in LINK_FAULTS:
+        kinds = LINK_FAULTS[device]
+        if kind not in kinds:
+            raise ScenarioError(f"bad fault {text!r}: {device} faults are {', '.join(kinds)}")
+        if param is not None:
+            raise ScenarioError(f"bad fault {text!r}: {device}:{kind} takes no parameter")
+        # a restart without a duration is immediate; other windows without one last to the end
+        dur_s = duration(dur, "fault duration") if dur is not None else (0 if kind == "restart" else None)
+        return Fault(device, kind, duration(start, "fault start"), dur_s)
     if device not in DEVICES:
-        raise ScenarioError(f"bad fault {text!r}: device must be one of {', '.join(DEVICES)}")
+        raise ScenarioError(f"bad fault {text!r}: device must be one of "
+                            f"{', '.join((*DEVICES, *LINK_FAULTS))}")
     if kind not in FAULT_KINDS:
         raise ScenarioError(f"bad fault {text!r}: kind must be one of {', '.join(FAULT_KINDS)}, power")
     try:
