@@ -13,6 +13,10 @@
         a simulator image holding two logs, as an app lays them out: minutes (log 1, the first
         MBLOCKS blocks, default 64) and hours/days/events (log 2, the next PBLOCKS, default 16)
 
+    micropython tools/ringlog_driver.py load IMAGE BLOCKS BLOCK_SIZE < records.jsonl
+        appends the records (JSON arrays, one a line) to a log over a new NOR-simulator image,
+        then prints every record the log holds, one JSON array a line, read back by iter_from
+
 Figures are printed as ``key=value`` pairs on one line.
 """
 import sys
@@ -107,6 +111,18 @@ def image(path, minutes, periods, mblocks=64, pblocks=16):
     dev.close()
 
 
+def load(path, blocks, block_size):
+    import json
+
+    log = RingLog(NorFlash(path, block_size, blocks), 0, blocks, 1)
+    for line in sys.stdin:
+        if line.strip():
+            log.append(json.loads(line))
+    log.ack(log.last_seq // 2)
+    for rec in log.iter_from(0):
+        print(json.dumps(rec))
+
+
 def main(argv):
     cmd = argv[0]
     if cmd == "fill":
@@ -115,6 +131,8 @@ def main(argv):
         boot(argv[1], int(argv[2]))
     elif cmd == "cuts":
         cuts(int(argv[1]), int(argv[2]))
+    elif cmd == "load":
+        load(argv[1], int(argv[2]), int(argv[3]))
     elif cmd == "image":
         image(argv[1], *[int(a) for a in argv[2:]])
     else:
