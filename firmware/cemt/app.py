@@ -31,7 +31,7 @@ from cemt import VERSION, records
 from cemt.config import save_json
 from cemt.edge import CO2, DP, TEMP, Edge, EdgeConfig
 from cemt.hardware import CHANNELS, LOG_LONG, LOG_MINUTE, Hardware
-from cemt.schema import MINUTE
+from cemt.schema import M, MINUTE
 
 HEALTH_S = const(600)
 KEY_SIZE = const(32)
@@ -271,7 +271,9 @@ class Node:
             i = ch.index
             if i < _LIVE:
                 v = self.values[i]
-                out[CHANNELS[i]] = (_tenths(v) if i == CO2 or i == TEMP else v, self.status[i])
+                # before the first sample nothing was read yet: warming up
+                out[CHANNELS[i]] = (_tenths(v) if i == CO2 or i == TEMP else v,
+                                    self.status[i] if self.samples else M)
         return out
 
     def configure(self, section, changes, source):

@@ -48,7 +48,7 @@ from cemtool.sim.emulators.modbus import ModbusAnalyser
 from cemtool.sim.emulators.sdp3x import SDP3x
 from cemtool.sim.devread import DeviceReadError, profile_of, read_logs
 from cemtool.sim.modem import ModemEmulator
-from cemtool.sim.pty import Hub
+from cemtool.sim.pty import Hub, Pty
 from cemtool.sim.simbus import SimBus, World
 from cemtool.sim.truth import Truth
 
@@ -56,8 +56,8 @@ SAVE_EVERY_S = 600
 DEVICE_ID = "sim-01"
 REG_DELAY_S = 20       # simulated seconds from power-on (or the end of an outage) to registration
 DRAIN_MAX_S = 3600     # simulated seconds the device may run past the end to deliver its backlog
-DRAIN_CHECK_S = 10     # how often (simulated) the drain compares the receiver with the flash
 CCLK_HOLD_S = 0.02     # real seconds the world waits for the device to read the network time
+PACE_S = 0.002         # real seconds per simulated second while the device waits on a silent modem
 BOARD_TEMPLATE = Path(__file__).resolve().parent.parent.parent.parent / "boards" / "sim.json"
 
 
@@ -73,7 +73,7 @@ class Options:
     faults: list[str] = field(default_factory=list)
     hours: float = 24.0
     seed: int | None = None
-    heap: str = "192K"
+    heap: str = "256K"
     uplink: bool = True
     modem: str = "simcom"
     wrong_key: bool = False  # the receiver's key file holds another key (tests rejections)
@@ -240,6 +240,40 @@ def stored_keys(db: Path, device: str = DEVICE_ID) -> set[tuple[int, int]]:
         con.close()
 
 
+class WatchedPty(Pty):
+    """The modem's pty, noting whether the device is waiting on the modem.
+
+    It is when the device spoke last (the modem is hung, off or booting), or when it told the
+    modem to reset and the modem has not said ``RDY`` since.
+    """
+
+    RESETS = (b"AT+CRESET", b"AT+CFUN=1,1")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard = 0.0
+        self.said = 0.0
+        self.booting = False
+
+    def read(self, n: int = 4096) -> bytes:
+        data = super().read(n)
+        if data:
+            self.heard = time.monotonic()
+            if any(r in data.upper() for r in self.RESETS):
+                self.booting = True
+        return data
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self.said = time.monotonic()
+        if b"RDY" in data:
+            self.booting = False
+
+    @property
+    def waiting(self) -> bool:
+        return self.booting or self.heard > self.said
+
+
 class Runner:
     def __init__(self, opts: Options, resume: bool = False, progress=None):
         self.opts = opts
@@ -278,7 +312,7 @@ class Runner:
             return
         rel = t - self.sc.start
         if self.emu is not None:
-            self._hold_for_clock()
+            self._hold_for_modem()
             self._link_faults(rel)
         if t > self.end_t:  # the sample of end_t is in: every period up to end_t is closed
             if self._drained(t):
@@ -288,14 +322,18 @@ class Runner:
             self._cut_off_s = cut.duration or 1
             self._kill("cut")
 
-    def _hold_for_clock(self) -> None:
-        """After the modem answered ``AT+CCLK?``, let real time pass at this simulated second.
+    def _hold_for_modem(self) -> None:
+        """Let real time pass at this simulated second where the device's modem needs it.
 
-        The device reads a reply a few real milliseconds after the emulator wrote it (its AT
-        engine polls every 5 ms), which at full speed would be several simulated seconds: the
-        network time would arrive late. Holding the barrier lets the device's modem task read
-        it before the clock moves on.
+        The device's modem timeouts are real milliseconds, which at full speed would be minutes
+        of simulated time each: while the device waits on a silent modem (hung, off, booting),
+        the world runs at one simulated second per ``PACE_S``. And the device reads a reply a
+        few real milliseconds after the emulator wrote it (its AT engine polls every 5 ms):
+        after an ``AT+CCLK?`` the world holds long enough for the network time to be read at
+        the second it names.
         """
+        if self.emu.pty.waiting:
+            time.sleep(PACE_S)
         log = self.emu.log
         if len(log) > self._cclk_seen:
             self._cclk_seen = len(log)
@@ -308,11 +346,8 @@ class Runner:
             return True
         if not self._drain_from:
             self._drain_from = t
-        waited = t - self._drain_from
-        if waited >= DRAIN_MAX_S:
+        if t - self._drain_from >= DRAIN_MAX_S:
             return True
-        if waited % DRAIN_CHECK_S:
-            return False
         held = stored_keys(self.out / "receiver.sqlite")
         if len(held) < self._flash_n:
             return False  # the flash only grows: no need to read it again yet
@@ -447,7 +482,7 @@ class Runner:
             world = self.world
             # Network time and registration count simulated time; the socket goes to the receiver
             # wherever the device's settings point (its port changes on --resume).
-            self.emu = ModemEmulator(self.opts.modem, clock=lambda: world.t,
+            self.emu = ModemEmulator(self.opts.modem, pty=WatchedPty(), clock=lambda: world.t,
                                      timer=lambda: world.t_ms / 1000, reg_delay=REG_DELAY_S,
                                      boot_delay=0.05, redirect=("127.0.0.1", self.rx.port)).start()
             paths["modem"] = self.emu.path
