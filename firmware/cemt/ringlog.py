@@ -46,7 +46,9 @@ class RingLog(Sectors):
 
     def read(self, seq):
         """Record ``seq`` as a new list, or None if it is not held or not readable."""
-        for rec in self.iter_from(seq):
+        it = self.iter_from(seq)
+        for rec in it:
+            it.close()  # gives the reader back
             return list(rec) if rec[1] == seq else None
 
     def iter_from(self, seq):
@@ -57,24 +59,26 @@ class RingLog(Sectors):
         w = self._reader or Walk(self, pack.Packer())  # one reader kept, so reads don't fragment
         self._reader = None
         seq = max(seq, self.first_seq)
-        while seq <= self.last_seq:
-            blk, first = self._locate(seq)
-            w.start(blk, first, True)
-            while seq >= self.first_seq:
-                rec = w.next()
-                if rec is None:
-                    break
-                if rec[1] >= seq:
-                    seq = rec[1] + 1
-                    yield rec
-            if seq < self.first_seq:
-                seq = self.first_seq
-            elif blk != self._head or w.err:
-                nxt = self._next(blk)[1]
-                if nxt > seq:
-                    self.damaged += nxt - seq
-                    seq = nxt
-        self._reader = w
+        try:
+            while seq <= self.last_seq:
+                blk, first = self._locate(seq)
+                w.start(blk, first, True)
+                while seq >= self.first_seq:
+                    rec = w.next()
+                    if rec is None:
+                        break
+                    if rec[1] >= seq:
+                        seq = rec[1] + 1
+                        yield rec
+                if seq < self.first_seq:
+                    seq = self.first_seq
+                elif blk != self._head or w.err:
+                    nxt = self._next(blk)[1]
+                    if nxt > seq:
+                        self.damaged += nxt - seq
+                        seq = nxt
+        finally:
+            self._reader = w
 
     def ack(self, seq):
         """The receiver holds every record up to ``seq``. Durable on return; never goes back."""
@@ -96,5 +100,3 @@ class RingLog(Sectors):
                 "dropped": self.dropped, "damaged": self.damaged, "sectors": n, "used": used,
                 "erases": self.erases, "cycles": (self._hseq + 1) // n, "fill_pct":
                 max(0, (used - 1) * data + self._woff - HDR) * 100 // (n * data)}
-
-    # -- data sectors: blocks 2.. of the region -----------------------------------------------

@@ -38,7 +38,9 @@ class Sectors(Area):
         oldest = self._boot_oldest(first)
         if self._base < oldest:  # records gone uncounted, e.g. with a damaged oldest header
             lost = max(oldest - max(self._base, self.acked + 1), 0)
-            self._put_state(self.acked, self.dropped + lost, oldest)
+            if lost:
+                self._put_state(self.acked, self.dropped + lost, oldest)
+            self._base = oldest
         self.first_seq = self._base
 
     def _boot_oldest(self, first):
