@@ -1,8 +1,10 @@
 """The ``cemtool`` command line: one click group; each command is a thin layer over a module."""
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import click
 
@@ -42,9 +44,36 @@ def emit(found: Iterable[records.Record], fmt: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="jsonl",
               show_default=True, help="Row format (docs/records.md, \"Rows\").")
-def decode(file: str, fmt: str) -> None:
-    """Print the records of FILE (a stream of CBOR records; - for stdin), one row each."""
-    emit(records.decode_stream(read_input(file)), fmt)
+@click.option("--stats", is_flag=True,
+              help="For a flash image: fill, oldest/newest/acked seq, dropped, erase counts.")
+@click.option("--json", "as_json", is_flag=True, help="With --stats: one JSON object.")
+def decode(file: str, fmt: str, stats: bool, as_json: bool) -> None:
+    """Print the records of FILE, one row each.
+
+    FILE is a stream of CBOR records (- for stdin) or a flash image (docs/storage.md) as the
+    simulator writes it or as dumped from a board; a damaged image is read as far as it is good.
+    """
+    from cemtool import flashimage
+    data = read_input(file)
+    if not flashimage.is_image(data):
+        if stats:
+            raise click.UsageError(f"{file} is not a flash image: --stats reads flash images only")
+        emit(records.decode_stream(data), fmt)
+        return
+    erases = flashimage.read_erases(Path(file)) if file != "-" else None
+    image = flashimage.read(data, erases)
+    if stats:
+        if as_json:
+            click.echo(json.dumps({"logs": [log.stats() for log in image.logs],
+                                   "problems": image.problems}))
+        else:
+            click.echo(flashimage.format_stats(image))
+    else:
+        emit(iter(sorted(image.records(), key=lambda r: (r.kind > 3, r.kind, r.seq))), fmt)
+    for problem in image.problems:
+        click.echo(f"error: {problem}", err=True)
+    if image.problems:
+        sys.exit(1)
 
 
 def _add_subgroups() -> None:
