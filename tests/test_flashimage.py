@@ -32,7 +32,7 @@ def load(tmp_path, records: list[list], blocks=8, block_size=512, name="flash.im
     path = tmp_path / name
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     out = drive("load", str(path), str(blocks), str(block_size), stdin=lines)
-    return path, [json.loads(line) for line in out.splitlines()]
+    return path, [json.loads(line) for line in out.split("\n") if line]
 
 
 def minute(i: int, rnd: random.Random) -> list:
