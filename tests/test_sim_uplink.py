@@ -183,3 +183,24 @@ def test_usb_console_answers_info_and_live(tmp_path):
         proc.kill()
         proc.wait()
         hub.stop()
+
+
+def test_quectel_family_delivers_everything(tmp_path):
+    proc = subprocess.run(CEMTOOL + ["sim", "run", "--out", str(tmp_path), "--hours", "0.5", "--json",
+                                     "--modem", "quectel"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)
+    assert s["uplink"] and s["records"] > 30 and s["delivered"] == s["stored"] == s["records"]
+    assert json.loads((tmp_path / "fs" / "board.json").read_text())["modem"]["family"] == "quectel"
+
+
+def test_no_uplink_runs_without_modem_or_receiver(tmp_path):
+    proc = subprocess.run(CEMTOOL + ["sim", "run", "--out", str(tmp_path), "--hours", "0.25", "--json",
+                                     "--no-uplink"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)
+    assert not s["uplink"] and s["delivered"] == 0 and s["records"] > 15
+    assert not (tmp_path / "receiver.sqlite").exists() and not (tmp_path / "fs" / "device.key").exists()
+    profile = json.loads((tmp_path / "fs" / "board.json").read_text())
+    assert "modem" not in profile and "modem_uart" not in profile["buses"]
+    assert not (tmp_path / "fs" / "modem.json").exists()  # the ladder's store: never created

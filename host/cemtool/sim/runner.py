@@ -53,6 +53,7 @@ from cemtool.sim.simbus import SimBus, World
 from cemtool.sim.truth import Truth
 
 SAVE_EVERY_S = 600
+RESET_EXIT = 3         # the device's exit status for a board reset (cemt.hardware.RESET_EXIT)
 DEVICE_ID = "sim-01"
 REG_DELAY_S = 20       # simulated seconds from power-on (or the end of an outage) to registration
 DRAIN_MAX_S = 3600     # simulated seconds the device may run past the end to deliver its backlog
@@ -105,13 +106,14 @@ class Summary:
     drain_s: int = 0          # simulated seconds run past the end to deliver the backlog
     modem_resets: int = 0     # reset commands the modem emulator obeyed
     link_faults: int = 0
+    board_resets: int = 0     # resets the firmware asked for (it exits with RESET_EXIT)
 
     def lines(self) -> list[str]:
         out = [
             f"simulated   {self.hours:g} h in {self.wall_s:.1f} s wall ({self.speedup:,.0f}x real time)",
             f"records     {self.records} generated in flash ({self.minutes} minute, "
             f"{self.hours_recorded} hour)",
-            f"power cuts  {self.power_cuts}",
+            f"power cuts  {self.power_cuts}; board resets {self.board_resets}",
             f"CO2 device  {self.device_kg:,.2f} kg (sum of hour records in flash)",
             f"CO2 truth   {self.truth_kg:,.2f} kg (same hours)",
             f"difference  {self.error_pct:+.3f} %",
@@ -174,11 +176,12 @@ class ReceiverHost:
         self._store: Store | None = None
         self._done = Counters()
         self._log = logging.getLogger("cemtool.receiver")
+        self._was = (self._log.level, self._log.propagate)
         self._handler = logging.FileHandler(log_path)
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         self._log.addHandler(self._handler)
         self._log.setLevel(logging.INFO)
-        self._log.propagate = False
+        self._log.propagate = False  # into receiver.log only, not the user's terminal
 
     def _call(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
@@ -223,6 +226,8 @@ class ReceiverHost:
         self._thread.join(5)
         self._loop.close()
         self._log.removeHandler(self._handler)
+        self._log.setLevel(self._was[0])
+        self._log.propagate = self._was[1]
         self._handler.close()
 
 
@@ -296,6 +301,7 @@ class Runner:
         self._flash_n = 0
         self._cclk_seen = 0
         self.cuts_done = 0
+        self.resets = 0
         self.link_done = 0
         self.rx: ReceiverHost | None = None
         self.emu: ModemEmulator | None = None
@@ -544,6 +550,10 @@ class Runner:
                     self.progress(self.world.t - first_t, self.end_t - first_t)
             if self._why == "end":
                 return
+            if self._why != "cut" and self._proc.returncode == RESET_EXIT:
+                self.resets += 1  # the firmware reset the board: it boots again at once
+                self._start_device()
+                continue
             if self._why != "cut":
                 raise SimError(f"the device stopped unexpectedly (exit {self._proc.returncode}): "
                                + last_line(self.out / "device.log"))
@@ -573,7 +583,7 @@ class Runner:
             records=len(recs), minutes=sum(r.kind == MINUTE for r in recs), hours_recorded=len(hours),
             device_kg=device_kg, truth_kg=truth_kg,
             error_pct=(device_kg - truth_kg) / truth_kg * 100 if truth_kg else 0.0,
-            power_cuts=self.cuts_done, out=str(self.out))
+            power_cuts=self.cuts_done, out=str(self.out), board_resets=self.resets)
         if counters is None:
             return summary
         db = self.out / "receiver.sqlite"
