@@ -29,6 +29,7 @@ class PageFlash:
 
     def writeblocks(self, n, buf, off=0):
         page = self._page
+        src = memoryview(buf)  # slices of a memoryview allocate nothing
         done = 0
         while done < len(buf):
             pos = off + done
@@ -36,7 +37,7 @@ class PageFlash:
             take = min(len(buf) - done, start + PAGE - pos)
             for i in range(PAGE):
                 page[i] = 0xFF
-            page[pos - start:pos - start + take] = buf[done:done + take]
+            page[pos - start:pos - start + take] = src[done:done + take]
             self._dev.writeblocks(n, page, start)
             done += take
 
