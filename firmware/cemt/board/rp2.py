@@ -29,7 +29,6 @@ class PageFlash:
 
     def writeblocks(self, n, buf, off=0):
         page = self._page
-        src = memoryview(buf)  # slices of a memoryview allocate nothing
         done = 0
         while done < len(buf):
             pos = off + done
@@ -37,7 +36,9 @@ class PageFlash:
             take = min(len(buf) - done, start + PAGE - pos)
             for i in range(PAGE):
                 page[i] = 0xFF
-            page[pos - start:pos - start + take] = src[done:done + take]
+            at = pos - start
+            for i in range(take):  # byte by byte: a slice would allocate
+                page[at + i] = buf[done + i]
             self._dev.writeblocks(n, page, start)
             done += take
 
