@@ -12,8 +12,9 @@ from the board's filesystem, builds the hardware, and runs the tasks:
 - the uplink (``cemt.uplink`` over ``cemt.modem``), when the profile has a ``modem``, the
   settings an ``uplink`` host and the device a key; the modem's ladder counters persist in
   ``modem.json``;
-- the command console on USB (``cemt.console`` + ``cemt.rpc``, the node being ``Node``), only
-  when the profile says ``"console": true``.
+- the command protocol (``cemt.rpc``, the node being ``Node``) on USB (``cemt.console``) when the
+  profile says ``"console": true``, and as an RS485 slave (``cemt.rs485``) when it has an
+  ``rs485`` entry; both links share one dispatcher.
 
 Only the sampler moves a virtual clock: the other tasks wait on events it sets (the uplink
 through ``Follow``). Settings changed through the console are saved and logged at once and take
@@ -148,7 +149,7 @@ class Node:
         self.modem = None
         self.uplink = None
         self._append(records.boot(self._started, self.clock.quality, config.ver, boots, reset, 0,
-                                  VERSION))
+                                  FW))
 
     def _store(self, rec):
         (self.minute_log if rec[0] == MINUTE else self.long_log).append(rec)
@@ -318,10 +319,19 @@ class Node:
         asyncio.create_task(self.housekeeper())
         if self.uplink:
             asyncio.create_task(self.uplink.run())
-        if self.hw.profile.get("console"):
-            from cemt.console import Console
+        prof = self.hw.profile
+        bus = prof.get("rs485")
+        if prof.get("console") or bus:
             from cemt.rpc import Rpc
-            asyncio.create_task(Console(Rpc(self)).run())
+            rpc = Rpc(self)  # one dispatcher (and one response buffer) for every link
+            if prof.get("console"):
+                from cemt.console import Console
+                asyncio.create_task(Console(rpc).run())
+            if bus:
+                from cemt.rs485 import Slave
+                b = self.hw.buses
+                asyncio.create_task(Slave(rpc, b[bus["uart"]], b[bus["de"]], bus["addr"],
+                                          bus.get("baudrate", 9600)).run())
         await self.sampler()
 
 

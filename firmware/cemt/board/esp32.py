@@ -47,3 +47,7 @@ def flash(label="cemtlog", **kw):
 
 def watchdog(clock, timeout_ms):
     return machine.WDT(timeout=timeout_ms)
+
+
+def reset():
+    machine.reset()

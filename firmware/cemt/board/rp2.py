@@ -86,3 +86,7 @@ def flash(start=None, length=None, **kw):
 
 def watchdog(clock, timeout_ms):
     return machine.WDT(timeout=min(timeout_ms, 8388))  # the RP2040 watchdog's longest period
+
+
+def reset():
+    machine.reset()
