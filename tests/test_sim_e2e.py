@@ -172,3 +172,29 @@ def test_resume_after_sigkill_continues_the_run(tmp_path):
     times = [_epoch(m["t"]) for m in minutes]
     assert times == sorted(set(times)) and times[-1] >= before
     assert _epoch(kind(rows, "hour")[-1]["t"]) == scen.load("constant").start + 3600
+
+
+def test_the_sim_boards_rs485_port_can_be_polled_during_a_run(tmp_path):
+    import time
+    out = tmp_path / "rs485"
+    run = subprocess.Popen(CEMTOOL + ["sim", "run", "--out", str(out), "--hours", "48", "--json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out / "rs485.path").exists():
+            time.sleep(0.05)
+        time.sleep(3)  # a couple of simulated hours
+        master = (out / "rs485.path").read_text().strip()
+        db = tmp_path / "polled.sqlite"
+        res = subprocess.run(CEMTOOL + ["poll", "--port", master, "--addr", "1", "--db", str(db),
+                                        "--baud", "115200", "--timeout", "2", "--once"],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "node 1 sim-01: minute +" in res.stdout
+    finally:
+        run.kill()
+        run.wait()
+    from cemtool.store import Store
+    with Store(db) as store:
+        minutes = [r.seq for dev, r in store.records() if r.kind == 1]
+    assert len(minutes) >= 30 and minutes == list(range(1, len(minutes) + 1))

@@ -49,6 +49,7 @@ from cemtool.sim.emulators.sdp3x import SDP3x
 from cemtool.sim.devread import DeviceReadError, profile_of, read_logs
 from cemtool.sim.modem import ModemEmulator
 from cemtool.sim.pty import Hub, Pty
+from cemtool.sim.rs485 import BusHub
 from cemtool.sim.simbus import SimBus, World
 from cemtool.sim.truth import Truth
 
@@ -483,7 +484,12 @@ class Runner:
             self.hub.call(analyser.start)
         self.endpoints = [bus, analyser]
         self.models = [sdp, bmp, rtd, loop, analyser]
-        paths = {"bridge": bus.path, "co2": analyser.path, "flash": str((self.out / "flash.img").resolve())}
+        # The board's RS485 port on a bus of its own: `cemtool poll --port $(cat OUT/rs485.path)`
+        # can poll the node while the run lasts.
+        self.rs485 = BusHub(1).start()
+        (self.out / "rs485.path").write_text(self.rs485.master_path + "\n")
+        paths = {"bridge": bus.path, "co2": analyser.path, "rs485": self.rs485.device_paths[0],
+                 "flash": str((self.out / "flash.img").resolve())}
         if self.rx is not None:
             world = self.world
             # Network time and registration count simulated time; the socket goes to the receiver
@@ -532,6 +538,8 @@ class Runner:
                         self.hub.call(ep.stop)
                         ep.close()
                 self.hub.stop()
+                self.rs485.stop()
+                (self.out / "rs485.path").unlink(missing_ok=True)
                 if self.emu is not None:
                     self.emu.close()
             wall = time.monotonic() - wall0
