@@ -4,6 +4,8 @@
 device key (``device.key``, 32 raw bytes written by provisioning; never logged, never a setting)
 from the board's filesystem, builds the hardware, and runs the tasks:
 
+- at boot, today's stored records are folded back into the edge (``cemt.restore``), so an hour
+  or day cut by a restart still sums all its minutes;
 - the sampler, once a period on the board clock: reads every channel, applies the calibration,
   feeds the edge; the edge's finished records go straight into the ring logs (an append is
   durable when it returns), and the watchdog is fed only after a complete sample;
@@ -139,6 +141,7 @@ class Node:
                                     ec["co2_wet"], ec["o2"], self.period_s, config.ver),
                          self._store)
         self.cal = dict(config.get("cal"))  # as the edge's settings: changes apply at boot
+        self._restore()
         self.values = array("i", (0, 0, 0, 0, 0, 0))
         self.status = bytearray(6)
         self.wdt = hw.watchdog()
@@ -150,6 +153,14 @@ class Node:
         self.uplink = None
         self._append(records.boot(self._started, self.clock.quality, config.ver, boots, reset, 0,
                                   FW))
+
+    def _restore(self):
+        """After a restart, today's stored records go back into the edge (cemt.restore)."""
+        from cemt.restore import restore
+        try:
+            restore(self.edge, self.minute_log, self.long_log, self.clock.now())
+        except Exception as e:  # a damaged log must not stop the node measuring
+            print("restore:", repr(e))
 
     def _store(self, rec):
         (self.minute_log if rec[0] == MINUTE else self.long_log).append(rec)
