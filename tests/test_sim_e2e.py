@@ -146,6 +146,11 @@ def test_power_cuts_lose_no_committed_record(power_cut):
     # Only the minutes the device was off (and the minute each cut interrupted) are missing.
     off = {t0 + 80 * 60 + 60 * k for k in range(-1, 6)} | {t0 + 125 * 60 + 60 * k for k in range(0, 3)}
     assert missing <= off and len(missing) >= 6
+    # Restarts keep the hours whole: each still sums every minute recorded in it.
+    for h in kind(rows, "hour"):
+        inside = [m for m in minutes if m["t"][:13] == h["t"][:13]]
+        assert h["n_total"] == len(inside)
+        assert sum(round(m["co2_kg"] * 100) for m in inside) == round(h["co2_kg"] * 100)
 
 
 def test_resume_after_sigkill_continues_the_run(tmp_path):
