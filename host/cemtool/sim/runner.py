@@ -75,7 +75,7 @@ class Options:
     faults: list[str] = field(default_factory=list)
     hours: float = 24.0
     seed: int | None = None
-    heap: str = "256K"
+    heap: str = "288K"
     uplink: bool = True
     modem: str = "simcom"
     wrong_key: bool = False  # the receiver's key file holds another key (tests rejections)
