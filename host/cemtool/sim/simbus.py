@@ -30,6 +30,13 @@ class Absent(Exception):
     """No device answers at this address or channel."""
 
 
+def answer_or_absent(world: "World", device: str) -> None:
+    """Raise Absent while ``device`` has a disconnect fault (an I2C model then NAKs its address)."""
+    f = world.fault(device)
+    if f is not None and f.kind == "disconnect":
+        raise Absent
+
+
 class Nak(Exception):
     """The device is there but refuses the transfer."""
 

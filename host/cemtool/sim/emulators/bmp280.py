@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..simbus import Absent, Nak, World
+from ..simbus import Nak, World, answer_or_absent
 
 CHIP_ID = 0x58
 # The datasheet's example trimming parameters (section 3.12).
@@ -128,13 +128,8 @@ class BMP280:
         adc_p, adc_t = raw_words(round(pa), self.temp_c, self.trim)
         self._set_data(adc_p if ctrl >> 2 & 7 else SKIPPED, adc_t if ctrl >> 5 else SKIPPED)
 
-    def _check(self) -> None:
-        f = self.world.fault(self.device)
-        if f is not None and f.kind == "disconnect":
-            raise Absent
-
     def write(self, data: bytes) -> None:
-        self._check()
+        answer_or_absent(self.world, self.device)
         if not data:
             return
         self._ptr = data[0]
@@ -155,7 +150,7 @@ class BMP280:
             # writes to read-only registers are ignored, as on the chip
 
     def read(self, n: int) -> bytes:
-        self._check()
+        answer_or_absent(self.world, self.device)
         start = self._ptr
         if self.regs[0xF4] & 3 == 3 and start <= 0xFC and start + n > 0xF7:
             self._convert()   # normal mode: the data registers always hold a fresh conversion

@@ -9,7 +9,7 @@ a measurement was started (or an identifier prepared) is NAKed, as on the real p
 """
 from __future__ import annotations
 
-from ..simbus import Absent, Nak, World
+from ..simbus import Nak, World, answer_or_absent
 
 START_CMDS = {0x3615, 0x3608, 0x361E, 0x3603}
 STOP = 0x3FF9
@@ -68,13 +68,8 @@ class SDP3x:
         self._pending: bytes | None = None
         self._id1 = False
 
-    def _check(self) -> None:
-        f = self.world.fault(self.device)
-        if f is not None and f.kind == "disconnect":
-            raise Absent
-
     def write(self, data: bytes) -> None:
-        self._check()
+        answer_or_absent(self.world, self.device)
         if not data:
             return  # an address probe
         if len(data) != 2:
@@ -111,7 +106,7 @@ class SDP3x:
         return out
 
     def read(self, n: int) -> bytes:
-        self._check()
+        answer_or_absent(self.world, self.device)
         if self._pending is not None:
             return self._pending[:n].ljust(n, b"\xff")
         if not self.measuring:
