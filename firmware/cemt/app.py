@@ -151,7 +151,7 @@ class Node:
         self._tick = asyncio.Event()
         self.modem = None
         self.uplink = None
-        self._append(records.boot(self._started, self.clock.quality, config.ver, boots, reset, 0,
+        self._store(records.boot(self._started, self.clock.quality, config.ver, boots, reset, 0,
                                   FW))
 
     def _restore(self):
@@ -164,9 +164,6 @@ class Node:
 
     def _store(self, rec):
         (self.minute_log if rec[0] == MINUTE else self.long_log).append(rec)
-
-    def _append(self, rec):
-        self._store(rec)
 
     # -- sampling
 
@@ -213,7 +210,7 @@ class Node:
         while True:
             await self._health_due.wait()
             self._health_due.clear()
-            self._append(self.health())
+            self._store(self.health())
             self.minute_log.maintain()
             self.long_log.maintain()
 
@@ -296,7 +293,7 @@ class Node:
             t = self.clock.now()
             for k, v in changes.items():
                 if old[k] != v:
-                    self._append(records.config(t, self.clock.quality, ver, section + "." + k,
+                    self._store(records.config(t, self.clock.quality, ver, section + "." + k,
                                                 _value(old[k]), _value(v), source))
         return ver
 
@@ -319,7 +316,7 @@ class Node:
         self.configure("device", {"id": device, "site": site, "point": point},
                        records.SRC_CONSOLE)
         # A new key is logged without its value (docs/records.md, config records).
-        self._append(records.config(self.clock.now(), self.clock.quality, self.config.ver,
+        self._store(records.config(self.clock.now(), self.clock.quality, self.config.ver,
                                     "device.key", 0, 0, records.SRC_CONSOLE))
         return self.config.ver
 
