@@ -227,3 +227,28 @@ def poll(port: str, addr_text: str, db_path: str, keys_path: str | None, baud: i
     finally:
         transport.close()
         db.close()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of objects.")
+def ports(as_json: bool) -> None:
+    """List serial ports with their USB VID:PID and what they probably are.
+
+    An RP2040 in its bootloader is a USB drive, not a serial port, so it is not listed here.
+    """
+    from dataclasses import asdict
+
+    from cemtool import ports as serial_ports
+
+    found = serial_ports.list_ports()
+    if as_json:
+        click.echo(json.dumps([asdict(p) for p in found]))
+        return
+    if not found:
+        click.echo("no serial ports found")
+        return
+    rows = [("device", "VID:PID", "kind", "description")]
+    rows += [(p.device, p.usb_id, p.label, p.description or "") for p in found]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
