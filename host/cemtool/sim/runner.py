@@ -35,7 +35,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cemtool import build, keys
+from cemtool import build, flashimage, keys
 from cemtool.receiver import Counters, Receiver
 from cemtool.records import HOUR, MINUTE
 from cemtool.store import Store, StoreError
@@ -46,7 +46,6 @@ from cemtool.sim.emulators.gss import GssAnalyser
 from cemtool.sim.emulators.max31865 import MAX31865
 from cemtool.sim.emulators.modbus import ModbusAnalyser
 from cemtool.sim.emulators.sdp3x import SDP3x
-from cemtool.sim.devread import DeviceReadError, profile_of, read_logs
 from cemtool.sim.modem import ModemEmulator
 from cemtool.sim.pty import Hub, Pty
 from cemtool.sim.rs485 import BusHub
@@ -617,16 +616,19 @@ class Runner:
 
 
 def device_records(out: Path) -> list:
-    """The records the device committed to ``OUT/flash.img``, read by the firmware itself."""
+    """The records the device committed to ``OUT/flash.img`` (docs/storage.md, host reader)."""
     try:
-        return read_logs(out / "flash.img", profile_of(out), out / "fs" / "lib")
-    except (OSError, ValueError, DeviceReadError) as e:
-        raise SimError(str(e)) from None
+        image = flashimage.load(out / "flash.img")
+    except (OSError, flashimage.ImageError) as e:
+        raise SimError(f"cannot read {out / 'flash.img'}: {e}") from None
+    if image.problems:
+        raise SimError(f"{out / 'flash.img'}: {image.problems[0]}")
+    return list(image.records())
 
 
 def last_record_end(out: Path) -> int | None:
     """End (UTC s) of the newest minute record in the run's flash image, or None."""
-    if not (out / "flash.img").exists() or not (out / "fs" / "board.json").exists():
+    if not (out / "flash.img").exists():
         return None
     minutes = [r for r in device_records(out) if r.kind == MINUTE]
     return max(r.t for r in minutes) + 60 if minutes else None
