@@ -23,7 +23,6 @@ through ``Follow``). Settings changed through the console are saved and logged a
 effect at the next boot (the ``reboot`` op), so a record's ``ver`` always names what made it.
 """
 import gc
-import json
 import os
 from array import array
 
@@ -31,7 +30,7 @@ import asyncio
 from micropython import const
 
 from cemt import VERSION, records
-from cemt.config import save_json
+from cemt.config import load_json, save_json
 from cemt.edge import CO2, DP, TEMP, Edge, EdgeConfig
 from cemt.hardware import CHANNELS, LOG_LONG, LOG_MINUTE, Hardware
 from cemt.schema import M, MINUTE
@@ -42,14 +41,6 @@ CSQ_UNKNOWN = const(99)
 NET_SLACK_S = const(2)  # network time this close to a set clock confirms it (no step)
 FW = "cemt " + VERSION
 _LIVE = const(5)  # channels reported by ``live`` (all but xsw)
-
-
-def _load(path, default):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return default
 
 
 def read_key(path):
@@ -366,10 +357,10 @@ def save_key(path, key):
 def main(profile_path="board.json", config_path="config.json", state_path="state.json",
          key_path="device.key"):
     from cemt.config import Config
-    profile = _load(profile_path, None)
+    profile = load_json(profile_path, None)
     if profile is None:
         raise OSError("no board profile at " + profile_path)
-    state = _load(state_path, {})
+    state = load_json(state_path, {})
     state["boots"] = state.get("boots", 0) + 1
     save_json(state_path, state)
     hw = Hardware(profile)

@@ -23,6 +23,15 @@ DEFAULTS = {
 }
 
 
+def load_json(path, default):
+    """The JSON document at ``path``, or ``default`` when it is missing or unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
 def save_json(path, doc):
     """Write ``doc`` to ``path`` atomically (beside it, then renamed over it)."""
     tmp = path + ".new"
@@ -46,11 +55,7 @@ class Config:
 
     def __init__(self, path="config.json"):
         self.path = path
-        try:
-            with open(path) as f:
-                stored = json.load(f)
-        except (OSError, ValueError):
-            stored = {}
+        stored = load_json(path, {})
         self.data = _merge(DEFAULTS, stored if isinstance(stored, dict) else {})
 
     @property
@@ -89,11 +94,7 @@ class Store:
 
     def __init__(self, path):
         self.path = path
-        try:
-            with open(path) as f:
-                self._d = json.load(f)
-        except (OSError, ValueError):
-            self._d = {}
+        self._d = load_json(path, {})
         if not isinstance(self._d, dict):
             self._d = {}
 
