@@ -20,6 +20,11 @@ DEFAULTS = {
     "cal": {"co2_zero": 0, "co2_gain": 10000, "dp_zero": 0},
     # The receiver the uplink delivers to (docs/protocol.md); no host: no uplink.
     "uplink": {"host": "", "port": 0},
+    # Warnings (docs/alarms.md), 0 = off: co2_hi 0.01 %vol (minute mean), mass_min_hi and
+    # mass_hour_hi 0.01 kg per minute / hour, fault_n samples, stale_min and link_min minutes,
+    # backlog_pct % of the minute log, cal_days days; levels clear below clear_pct % of the limit.
+    "alarms": {"co2_hi": 0, "mass_min_hi": 0, "mass_hour_hi": 0, "clear_pct": 90, "fault_n": 60,
+               "stale_min": 10, "backlog_pct": 50, "link_min": 60, "cal_days": 30},
 }
 
 
