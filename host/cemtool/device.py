@@ -1,0 +1,431 @@
+"""The logic behind the board commands (``cemtool.cli_device``): no click here.
+
+- units and names: live channels in human units, status letters, reset causes, warning names;
+- ``Settle``: the stability wait of a calibration (the last N fresh readings within a tolerance);
+- ``Calibration``: what each ``cemtool calibrate`` action sends (docs/protocol.md, ``calibrate``)
+  and where its coefficient is read back;
+- ``DumpWriter`` and ``dump()``: records over the command protocol into a file, whole records only;
+- ``parse_setting``: ``KEY=VALUE`` of ``cemtool config set``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, BinaryIO
+
+from cemtool.link import Link, ProtocolError
+from cemtool.records import FLAGS, Record, RecordError, iso_utc, scaled
+
+# Status letters of a sample (HJ 212-2017 Table 8), as ``live`` reports them (an index).
+STATUS = {"N": "normal", "F": "stopped", "M": "maintenance", "S": "manual value", "D": "fault",
+          "C": "calibration", "T": "over range", "B": "communication fault"}
+TQ = {0: "unsynced", 1: "set by host", 2: "from network"}
+RESET = {0: "unknown", 1: "power-on", 2: "hard reset", 3: "watchdog", 4: "deep-sleep wake",
+         5: "soft reset", 6: "brown-out"}
+
+
+@dataclass(frozen=True)
+class Channel:
+    label: str
+    unit: str
+    places: int  # the live value is in units of 10**-places of ``unit``
+
+
+# ``live`` channels and their units (docs/protocol.md, 2.3), in display order.
+CHANNELS = {"co2": Channel("CO2", "%vol", 2), "dp": Channel("Δp", "Pa", 2),
+            "vel": Channel("velocity", "m/s", 2), "temp": Channel("temp", "°C", 1),
+            "ps": Channel("ps", "Pa", 0), "pa": Channel("pa", "Pa", 0)}
+
+
+def decimal_text(v: int, places: int) -> str:
+    """``v`` units of 10**-places as exact decimal text (``1234, 2`` → ``12.34``)."""
+    return f"{Decimal(v).scaleb(-places):f}" if places else str(v)
+
+
+def status_letter(index: object) -> str:
+    return FLAGS[index] if isinstance(index, int) and 0 <= index < len(FLAGS) else "?"
+
+
+def alarm_name(code: int) -> str:
+    """The name of warning ``code`` (cemtool.alarmcodes), or ``warning CODE``."""
+    try:
+        from cemtool.alarmcodes import NAMES
+    except ImportError:
+        NAMES = {}
+    return NAMES.get(code, f"warning {code}")
+
+
+def alarms_of(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The active warnings of a ``live`` or ``info`` result, named."""
+    out = []
+    for item in result.get("alarms") or ():
+        code, value, limit = (list(item) + [None, None, None])[:3]
+        out.append({"code": code, "name": alarm_name(code), "value": value, "limit": limit})
+    return out
+
+
+def live_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The channels of a ``live`` result, known ones first in display order."""
+    ch = result.get("ch") or {}
+    names = [n for n in CHANNELS if n in ch] + sorted(n for n in ch if n not in CHANNELS)
+    rows = []
+    for name in names:
+        value, status = (list(ch[name]) + [None, None])[:2]
+        spec = CHANNELS.get(name, Channel(name, "", 0))
+        letter = status_letter(status)
+        rows.append({"channel": name, "label": spec.label, "value": value, "unit": spec.unit,
+                     "places": spec.places, "status": letter,
+                     "meaning": STATUS.get(letter, f"unknown status {status}")})
+    return rows
+
+
+def live_json(result: dict[str, Any]) -> dict[str, Any]:
+    """A ``live`` result in real units: one JSON object of ``cemtool live --json``."""
+    t = result.get("t")
+    return {"t": iso_utc(t) if isinstance(t, int) else None, "tq": result.get("tq"),
+            "channels": {r["channel"]: {"value": scaled(r["value"], r["places"])
+                                        if isinstance(r["value"], int) else r["value"],
+                                        "unit": r["unit"], "status": r["status"]}
+                         for r in live_rows(result)},
+            "alarms": alarms_of(result)}
+
+
+def format_warnings(warnings: list[dict[str, Any]]) -> list[str]:
+    if not warnings:
+        return ["warnings: none"]
+    return ["warnings:"] + [f"  {w['name']} (code {w['code']}): value {w['value']}, "
+                            f"limit {w['limit']}" for w in warnings]
+
+
+def format_live(result: dict[str, Any]) -> list[str]:
+    """The lines of one ``cemtool live`` table."""
+    t = result.get("t")
+    when = iso_utc(t) if isinstance(t, int) else "?"
+    lines = [f"{when}  clock {TQ.get(result.get('tq'), '?')}"]
+    rows = [("channel", "value", "unit", "status")]
+    for r in live_rows(result):
+        value = decimal_text(r["value"], r["places"]) if isinstance(r["value"], int) else "?"
+        rows.append((r["label"], value, r["unit"], f"{r['status']} {r['meaning']}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        lines.append(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+    return lines + format_warnings(alarms_of(result))
+
+
+def info_json(info: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in info.items() if k != "alarms"}
+    out["alarms"] = alarms_of(info)
+    return out
+
+
+def format_info(info: dict[str, Any]) -> list[str]:
+    def text(key: str) -> str:
+        v = info.get(key)
+        return "(not set)" if v in ("", None) else str(v)
+    reset = info.get("reset")
+    safe = info.get("safe")
+    rows = [("device", text("device")), ("site", text("site")), ("point", text("point")),
+            ("firmware", text("fw")), ("board", text("board")), ("config", f"version {text('cfg')}"),
+            ("boots", text("boots")),
+            ("reset", "?" if reset is None else f"{RESET.get(reset, 'code')} ({reset})"),
+            ("safe mode", "?" if safe is None else ("YES: sampling is off" if safe else "no"))]
+    return [f"{k:<10} {v}" for k, v in rows] + format_warnings(alarms_of(info))
+
+
+# -- calibration
+
+class Settle:
+    """The last ``n`` readings lie within ``tolerance`` (channel units): the stability wait.
+
+    Only fresh readings count (a new sample time) and only working ones (status N or C): a fault
+    or a warming-up sensor starts the window again.
+    """
+
+    def __init__(self, n: int, tolerance: int) -> None:
+        self.n = n
+        self.tolerance = tolerance
+        self.values: deque[int] = deque(maxlen=n)
+        self._t: object = None
+
+    def add(self, t: object, value: object, status: str) -> bool:
+        """Count one ``live`` reading; True when settled."""
+        if t is not None and t == self._t:
+            return self.settled
+        self._t = t
+        if not isinstance(value, int) or status not in ("N", "C"):
+            self.values.clear()
+        else:
+            self.values.append(value)
+        return self.settled
+
+    @property
+    def spread(self) -> int | None:
+        return max(self.values) - min(self.values) if self.values else None
+
+    @property
+    def settled(self) -> bool:
+        return len(self.values) == self.n and self.spread <= self.tolerance
+
+
+ZERO, SPAN, FACTOR, CHECK = 1, 2, 3, 4
+RESULTS = {0: "applied", 1: "rejected", 2: "aborted", 3: "checked"}
+ACTIONS = {ZERO: "zero", SPAN: "span", FACTOR: "factor", CHECK: "check"}
+SETTLE_N = 10  # readings; the node checks the spread of its last 10 samples too
+
+
+@dataclass(frozen=True)
+class CalChannel:
+    number: int      # the calibrate op's channel
+    live: str        # the live channel that shows its reading ("" none)
+    unit: str        # the human unit of --ref and of the result
+    places: int      # the calibrate op's unit is 10**-places of ``unit``
+    live_places: int  # the live channel's unit is 10**-live_places of ``unit``
+    tolerance: int   # stability and verification tolerance, live units
+    coefficients: dict[int, tuple[str, str]] = field(default_factory=dict)  # action → setting
+
+
+CAL_CHANNELS = {
+    "co2": CalChannel(1, "co2", "%vol", 3, 2, 5,
+                      {ZERO: ("cal", "co2_zero"), SPAN: ("cal", "co2_gain")}),
+    "dp": CalChannel(2, "dp", "Pa", 2, 2, 50, {ZERO: ("cal", "dp_zero"), FACTOR: ("edge", "kp")}),
+    "vel": CalChannel(6, "vel", "m/s", 2, 2, 0, {FACTOR: ("edge", "kv")}),
+}
+
+
+class CalError(Exception):
+    """A calibration that failed or could not be verified; one line for the user."""
+
+
+def to_units(text: str, places: int, what: str, minimum: Decimal | None = None,
+             maximum: Decimal | None = None) -> int:
+    """``text`` (a decimal number) in units of 10**-places; ValueError with one line if not."""
+    try:
+        d = Decimal(text.strip())
+    except (InvalidOperation, AttributeError):
+        raise ValueError(f"{what} must be a number, not {text!r}") from None
+    if not d.is_finite():
+        raise ValueError(f"{what} must be a number, not {text!r}")
+    if minimum is not None and d < minimum or maximum is not None and d > maximum:
+        raise ValueError(f"{what} must be within {minimum}-{maximum}, not {text}")
+    units = d.scaleb(places)
+    if units != units.to_integral_value():
+        raise ValueError(f"{what} {text} has more than {places} decimal places")
+    return int(units)
+
+
+def settle(link: Link, ch: CalChannel, timeout: float,
+           show: Callable[[int | None, str, Settle], None] | None = None,
+           interval: float = 1.0, clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> Settle:
+    """Read ``live`` every ``interval`` s until the channel settles; CalError at ``timeout``."""
+    s = Settle(SETTLE_N, ch.tolerance)
+    deadline = clock() + timeout
+    while True:
+        t0 = clock()
+        live = link.call("live").ok
+        value, status = (list((live.get("ch") or {}).get(ch.live) or [None, None]) + [None])[:2]
+        if value is None:
+            raise CalError(f"the device reports no {ch.live} reading")
+        letter = status_letter(status)
+        if s.add(live.get("t"), value, letter):
+            if show:
+                show(value, letter, s)
+            return s
+        if show:
+            show(value, letter, s)
+        if clock() >= deadline:
+            spread = "no steady readings" if s.spread is None else \
+                f"spread {decimal_text(s.spread, ch.live_places)} {ch.unit} over the last " \
+                f"{len(s.values)} readings, limit {decimal_text(ch.tolerance, ch.live_places)}"
+            raise CalError(f"reading did not settle within {timeout:g} s ({spread})")
+        sleep(max(0.0, interval - (clock() - t0)))
+
+
+def cal_summary(name: str, ch: CalChannel, action: int, res: dict[str, Any]) -> list[str]:
+    """The lines printed for a calibrate result."""
+    def v(key: str, places: int = ch.places) -> str:
+        x = res.get(key)
+        return decimal_text(x, places) if isinstance(x, int) else str(x)
+    result = res.get("result")
+    lines = [f"{name}: {RESULTS.get(result, f'result {result}')}"]
+    if action == FACTOR:
+        lines.append(f"  factor before {v('before', 4)}, after {v('after', 4)}")
+    else:
+        lines.append(f"  reading {v('reading')} {ch.unit}")
+    if action in (ZERO, SPAN):
+        lines.append(f"  coefficient before {res.get('before')}, after {res.get('after')}")
+    if action == CHECK:
+        lines.append(f"  drift {v('drift')} {ch.unit} (limit ±{v('limit')} {ch.unit})")
+    lines.append(f"  calibration version {res.get('ver')}")
+    return lines
+
+
+def rejection(name: str, ch: CalChannel, ref: int, res: dict[str, Any]) -> str:
+    reading = res.get("reading")
+    shown = decimal_text(reading, ch.places) if isinstance(reading, int) else "?"
+    return (f"{name} rejected by the device: reading {shown} {ch.unit} against reference "
+            f"{decimal_text(ref, ch.places)} {ch.unit} is outside its limits; nothing changed")
+
+
+def read_setting(link: Link, section: str, key: str) -> Any:
+    parts = link.call("config.get", {"section": section}).parts
+    for p in parts:
+        if p.get("name") == section and key in (p.get("values") or {}):
+            return p["values"][key]
+    raise CalError(f"verify: the device has no setting {section}.{key}")
+
+
+def fresh_live(link: Link, channel: str, after: object, wait: float,
+               clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], None] = time.sleep) -> tuple[int, str]:
+    """The first ``live`` reading of ``channel`` newer than sample time ``after``."""
+    deadline = clock() + wait
+    while True:
+        live = link.call("live").ok
+        value, status = (list((live.get("ch") or {}).get(channel) or [None, None]) + [None])[:2]
+        if live.get("t") != after and isinstance(value, int):
+            return value, status_letter(status)
+        if clock() >= deadline:
+            raise CalError(f"verify: no new {channel} reading within {wait:g} s")
+        sleep(0.2)
+
+
+# -- dump
+
+@dataclass
+class DumpSummary:
+    log: str
+    records: int = 0
+    first: int | None = None   # first and last seq received
+    last: int | None = None
+    gaps: list[list[int]] = field(default_factory=list)  # [from, to] seqs missing in between
+    log_first: int | None = None  # the log's range on the device when the dump began
+    log_last: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"log": self.log, "records": self.records, "first": self.first, "last": self.last,
+                "gaps": self.gaps, "log_first": self.log_first, "log_last": self.log_last,
+                "seconds": round(self.seconds, 3), "records_per_s": round(self.rate, 1)}
+
+    def lines(self) -> list[str]:
+        span = "no records" if self.first is None else f"seq {self.first}-{self.last}"
+        missing = sum(b - a + 1 for a, b in self.gaps)
+        gaps = "no gaps" if not self.gaps else f"{len(self.gaps)} gaps ({missing} seqs missing: " + \
+            ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.gaps[:5]) + \
+            (", …" if len(self.gaps) > 5 else "") + ")"
+        return [f"{self.log}: {self.records} records, {span}, {gaps}",
+                f"{self.seconds:.1f} s, {self.rate:.0f} records/s"]
+
+
+class DumpWriter:
+    """Records into an open binary file as CBOR (a ``cemtool decode`` stream) or JSON lines.
+
+    Each batch is one write followed by a flush, so a file holds whole records only, whatever
+    happens to the link afterwards.
+    """
+
+    def __init__(self, out: BinaryIO, fmt: str) -> None:
+        if fmt not in ("cbor", "jsonl"):
+            raise ValueError(f"unknown format {fmt}")
+        self.out = out
+        self.fmt = fmt
+
+    def write(self, batch: Iterable[Record]) -> None:
+        if self.fmt == "cbor":
+            data = b"".join(r.encode() for r in batch)
+        else:
+            data = "".join(json.dumps(r.row(), ensure_ascii=False) + "\n"
+                           for r in batch).encode()
+        self.out.write(data)
+        self.out.flush()
+
+
+BATCH = 1024  # records per request: the most the node sends for one
+
+
+def dump(link: Link, log: str, since: int, writer: DumpWriter,
+         progress: Callable[[DumpSummary], None] | None = None,
+         clock: Callable[[], float] = time.monotonic) -> DumpSummary:
+    """Fetch ``log`` from seq ``since`` to its end into ``writer``; the summary of what came.
+
+    A link error propagates; by then ``writer`` holds every record received, and ``summary``
+    (the exception's ``summary`` attribute) says up to which seq.
+    """
+    s = DumpSummary(log)
+    t0 = clock()
+    try:
+        # an empty request for the log's range, so progress has a total from the start
+        head = link.call("records", {"log": log, "from": 0xFFFFFFFF, "max": 1}).ok
+        s.log_first, s.log_last = head["first"], head["last"]
+        nxt = max(since, 0)
+
+        def take(part: dict) -> None:
+            recs = part.get("recs")
+            if not isinstance(recs, list) or not recs:
+                raise ProtocolError(f"records: a part of the {log} log without records")
+            try:
+                batch = [Record.from_list(v) for v in recs]
+            except RecordError as e:
+                raise ProtocolError(f"records: the device sent a bad record: {e}") from None
+            for r in batch:
+                if s.last is not None and r.seq <= s.last:
+                    raise ProtocolError(f"records: seq {r.seq} came after {s.last}")
+                if s.last is not None and r.seq > s.last + 1:
+                    s.gaps.append([s.last + 1, r.seq - 1])
+                if s.first is None:
+                    s.first = r.seq
+                s.last = r.seq
+            writer.write(batch)
+            s.records += len(batch)
+            s.seconds = clock() - t0
+            if progress:
+                progress(s)
+        while True:
+            before = s.records
+            ok = link.call("records", {"log": log, "from": nxt, "max": BATCH}, on_part=take).ok
+            s.log_last = max(s.log_last or 0, ok["last"])
+            if s.records - before != ok["sent"]:
+                raise ProtocolError(f"records: {s.records - before} of {ok['sent']} records "
+                                    f"arrived (a frame was lost)")
+            nxt = ok["next"]
+            if ok["sent"] == 0 or nxt > ok["last"]:
+                break
+    except Exception as e:
+        s.seconds = clock() - t0
+        e.summary = s  # type: ignore[attr-defined]
+        raise
+    s.seconds = clock() - t0
+    return s
+
+
+# -- config
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``: the value as JSON (``8300``, ``true``, ``"x"``), a bare word as text."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ValueError(f"{text!r} is not KEY=VALUE")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
+def format_config(sections: dict[str, dict[str, Any]], ver: Any) -> list[str]:
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in values.items()]
+        lines.append("")
+    return lines + [f"version {ver}"]

@@ -1,0 +1,77 @@
+"""The device end of tests/test_cli_device*.py: the real console and dispatcher with a fake node.
+
+Run as ``micropython -i cli_device_node.py MINUTES GAS NOISE [PROVISIONED]``: the analyser reads
+GAS (0.001 %vol) with a zero error of +130 and NOISE (0.001 %vol) of alternating noise; every
+``live`` is a new 1 s sample. Calibration follows docs/protocol.md (``calibrate``) with simple
+limits, so the host's commands can be run end to end before the real provider is on a board.
+"""
+import sys
+
+import asyncio
+from cemt.console import Console
+from cemt.rpc import Rpc
+
+from rpc_fake import FakeNode
+
+ZERO_ERROR = 130
+ZERO_LIMIT = 2000   # a zero gas reading further off than 2 %vol is refused
+FULL_SCALE = 25000  # CO2 0-25 %vol
+
+
+class CliNode(FakeNode):
+    def __init__(self, minutes, gas, noise, provisioned):
+        FakeNode.__init__(self, "cli", minutes=minutes, hours=3)
+        if not provisioned:
+            self.config.data["device"].update({"id": "", "site": "", "point": ""})
+        self.gas = gas
+        self.noise = noise
+        self.n = 0
+
+    def raw(self):
+        return self.gas + ZERO_ERROR + (self.noise if self.n % 2 else -self.noise)
+
+    def co2(self):
+        cal = self.config.data["cal"]
+        return (self.raw() - cal["co2_zero"]) * cal["co2_gain"] // 10000
+
+    def info(self):
+        out = FakeNode.info(self)
+        out.update({"boots": 4, "reset": 3, "safe": 0})
+        return out
+
+    def live(self):
+        self.n += 1
+        self.clock.t += 1
+        return {"co2": ((self.co2() + 5) // 10, 0), "dp": (2 + self.n % 2, 0), "temp": (1500, 0)}
+
+    def calibrate(self, req):
+        ch, action, ref = req["channel"], req["action"], req["ref"]
+        cal = self.config.data["cal"]
+        if ch == 1 and self.noise > 50:
+            raise RuntimeError("reading not stable (spread %d over 10 samples)" % (2 * self.noise))
+        reading = self.co2()
+        if ch == 1 and action == 1:
+            key, before, after = "co2_zero", cal["co2_zero"], self.raw() - ref
+            ok = abs(reading - ref) <= ZERO_LIMIT
+        elif ch == 1 and action == 2:
+            key, before = "co2_gain", cal["co2_gain"]
+            after = ref * 10000 // (self.raw() - cal["co2_zero"])
+            ok = 8000 <= after <= 12000
+        elif ch == 2 and action == 3:
+            key, before, after, ok = "kp", self.config.data["edge"]["kp"], ref, 5000 <= ref <= 15000
+        elif ch == 6 and action == 3:
+            key, before, after, ok = "kv", self.config.data["edge"]["kv"], ref, 5000 <= ref <= 15000
+        else:
+            raise NotImplementedError("no calibration for channel %d action %d" % (ch, action))
+        if ok:
+            self.config.update("edge" if key in ("kp", "kv") else "cal", {key: after})
+        return {"result": 0 if ok else 1, "reading": reading, "before": before,
+                "after": after if ok else before, "ver": self.config.ver}
+
+
+args = [int(a) for a in sys.argv[1:]]
+node = CliNode(args[0], args[1], args[2], args[3] if len(args) > 3 else 1)
+try:
+    asyncio.run(Console(Rpc(node)).run())
+finally:
+    node.cleanup()
