@@ -79,6 +79,12 @@ def decode(file: str, fmt: str, stats: bool, as_json: bool) -> None:
 def _add_subgroups() -> None:
     from cemtool.sim.cli import sim
     main.add_command(sim)
+    from cemtool import cli_device
+    for command in cli_device.COMMANDS:
+        main.add_command(command)
+    from cemtool.cli_flash import flash, flash_runtime
+    main.add_command(flash)
+    main.add_command(flash_runtime)
 
 
 _add_subgroups()
