@@ -85,6 +85,10 @@ def _add_subgroups() -> None:
     from cemtool.cli_flash import flash, flash_runtime
     main.add_command(flash)
     main.add_command(flash_runtime)
+    from cemtool.cli_site import quality_cmd, site_group, warn_cmd
+    main.add_command(site_group)
+    main.add_command(quality_cmd)
+    main.add_command(warn_cmd)
 
 
 _add_subgroups()
