@@ -59,10 +59,12 @@ def test_zero_on_stack_gas_is_rejected(tmp_path):
 def test_an_unstable_reading_is_refused_by_the_wait_and_by_the_device(tmp_path):
     b = Board(gas=0, noise=200)
     try:
+        cal = json.loads(cli("config", "get", "cal", "--json", port=b.port).output)["sections"]
+        limit = dv.CAL_CHANNELS["co2"].live_tolerance(cal["cal"])
         line = one_error_line(cli("calibrate", "zero", "--timeout", "2", port=b.port))
         assert line.startswith("error: reading did not settle within 2 s (spread 0.40 %vol "
                                "over the last ")
-        assert line.endswith("readings, limit 0.05); nothing sent")
+        assert line.endswith(f"readings, limit {dv.decimal_text(limit, 2)}); nothing sent")
         line = one_error_line(cli("calibrate", "zero", "--no-wait", port=b.port))
         assert line == ("error: CO2 zero: the device refused: reading not stable "
                         "(spread 400 over 10 samples)")
@@ -91,9 +93,9 @@ def test_settle_counts_fresh_working_readings_only():
     s = dv.Settle(3, 5)
     assert not s.add(1, 100, "N") and not s.add(1, 100, "N")  # same sample twice: counted once
     assert not s.add(2, 104, "N")
-    assert s.add(3, 105, "C") and s.spread == 5
+    assert s.add(3, 105, "N") and s.spread == 5
     assert not s.add(4, 111, "N")  # 105..111 spread 6
-    assert not s.add(5, 108, "D") and s.spread is None  # a fault starts again
+    assert not s.add(5, 108, "C") and s.spread is None  # any other status starts again
     for t, v in ((6, 1), (7, 2), (8, 3)):
         s.add(t, v, "N")
     assert s.settled
@@ -136,13 +138,14 @@ def test_settle_gives_up_at_the_timeout_with_the_spread():
     link = FakeLink(readings=[0, 9] * 50)
     shown = []
     with pytest.raises(dv.CalError) as e:
-        dv.settle(link, dv.CAL_CHANNELS["co2"], 20, lambda v, st, s: shown.append(v),
+        dv.settle(link, dv.CAL_CHANNELS["co2"], 5, 20, lambda v, st, s: shown.append(v),
                   clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + 1))
     assert str(e.value) == ("reading did not settle within 20 s (spread 0.09 %vol over the last "
                             "10 readings, limit 0.05)")
     assert shown[:4] == [0, 9, 0, 9] and 20 <= len(shown) <= 22
     link = FakeLink(readings=[50, 9, 0, 1, 2, 3, 4, 5, 4, 3, 2, 1, 0])
-    s = dv.settle(link, dv.CAL_CHANNELS["co2"], 60, clock=lambda: now[0], sleep=lambda s: None)
+    s = dv.settle(link, dv.CAL_CHANNELS["co2"], 5, 60, clock=lambda: now[0],
+                  sleep=lambda s: None)
     assert s.settled and list(s.values) == [0, 1, 2, 3, 4, 5, 4, 3, 2, 1]
 
 
@@ -203,3 +206,13 @@ def test_check_summary_shows_drift_and_limit():
     assert dv.cal_summary("CO2 check", dv.CAL_CHANNELS["co2"], dv.CHECK, res) == [
         "CO2 check: checked", "  reading 15.420 %vol", "  drift 0.420 %vol (limit ±0.625 %vol)",
         "  calibration version 4"]
+
+
+def test_the_wait_uses_the_nodes_own_steadiness_limit():
+    co2, dp = dv.CAL_CHANNELS["co2"], dv.CAL_CHANNELS["dp"]
+    # 10 per mille of 20 %vol = 0.200 %vol: 20 live units of 0.01, less one for rounding
+    assert co2.live_tolerance({"co2_fs": 20000, "co2_spread": 10}) == 19
+    assert co2.live_tolerance({"co2_fs": 50000, "co2_spread": 2}) == 9
+    assert dp.live_tolerance({"dp_fs": 50000, "dp_spread": 1}) == 49
+    assert co2.live_tolerance({}) == 19 and dp.live_tolerance(None) == 49
+    assert co2.live_tolerance({"co2_fs": 0, "co2_spread": 10}) == 19  # nonsense: the default

@@ -358,8 +358,10 @@ def calibrate() -> None:
     """Calibrate the CO2 analyser and the pitot/Δp channel; each is logged as a record.
 
     zero, span, dp-zero and check first wait until the reading is stable: the last 10 readings
-    (one a second) within 0.05 %vol for CO2, 0.5 Pa for Δp (the board checks its own samples
-    too and refuses an unstable reading).
+    (one a second) all status N and within the board's own steadiness limit (cal.co2_spread or
+    cal.dp_spread per mille of the full scale: 0.2 %vol for CO2 and 0.5 Pa for Δp by default),
+    less one display unit. The board checks its own last 10 samples the same way and refuses
+    an unsteady reading.
     """
 
 
@@ -381,8 +383,9 @@ def _ref(text: str, ch: dv.CalChannel, hint: str, lo: str = "0", hi: str | None 
 class _SettleLine:
     """The stability wait's readings on one refreshing line of stderr (a terminal only)."""
 
-    def __init__(self, ch: dv.CalChannel) -> None:
+    def __init__(self, ch: dv.CalChannel, tolerance: int) -> None:
         self.ch = ch
+        self.tolerance = tolerance
         self.tty = sys.stderr.isatty()
         self.drawn = False
 
@@ -394,7 +397,7 @@ class _SettleLine:
         shown = "?" if value is None else dv.decimal_text(value, ch.live_places)
         sys.stderr.write(f"\r\x1b[K{ch.live} {shown} {ch.unit} {status}  spread {spread} over "
                          f"{len(s.values)}/{s.n}, settled at ≤ "
-                         f"{dv.decimal_text(ch.tolerance, ch.live_places)}")
+                         f"{dv.decimal_text(self.tolerance, ch.live_places)}")
         sys.stderr.flush()
         self.drawn = True
 
@@ -407,10 +410,14 @@ def _run_cal(port: str | None, name: str, ch: dv.CalChannel, action: int, ref: i
              no_wait: bool, timeout: float, as_json: bool) -> None:
     """Stability wait, the calibrate op, then verify by reading back."""
     with open_link(port) as (link, _):
+        try:
+            tolerance = ch.live_tolerance(dv.read_section(link, "cal"))
+        except RemoteError:
+            tolerance = ch.live_tolerance()  # a node without a cal section: its defaults
         if not no_wait:
-            line = _SettleLine(ch)
+            line = _SettleLine(ch, tolerance)
             try:
-                dv.settle(link, ch, timeout, line)
+                dv.settle(link, ch, tolerance, timeout, line)
             except dv.CalError as e:
                 line.close()
                 fail(f"{e}; nothing sent")
@@ -428,7 +435,7 @@ def _run_cal(port: str | None, name: str, ch: dv.CalChannel, action: int, ref: i
             fail(f"{name} aborted by the device; nothing changed")
         if result not in (0, 3):
             fail(f"{name}: the device answered result {result}")
-        res["verified"] = _verify(link, ch, action, ref, res)
+        res["verified"] = _verify(link, ch, action, ref, res, tolerance + 1)
     if as_json:
         _echo_json(res)
     else:
@@ -439,8 +446,10 @@ def _run_cal(port: str | None, name: str, ch: dv.CalChannel, action: int, ref: i
         click.echo("  verified: " + res["verified"])
 
 
-def _verify(link: Link, ch: dv.CalChannel, action: int, ref: int, res: dict[str, Any]) -> str:
-    """Read the coefficient back, and for zero/span a fresh reading; fails the command if wrong."""
+def _verify(link: Link, ch: dv.CalChannel, action: int, ref: int, res: dict[str, Any],
+            tolerance: int = 0) -> str:
+    """Read the coefficient back, and for zero/span a fresh reading within ``tolerance`` (live
+    units) of the reference; fails the command if either is wrong."""
     try:
         setting = ch.coefficients.get(action)
         done = []
@@ -454,11 +463,11 @@ def _verify(link: Link, ch: dv.CalChannel, action: int, ref: int, res: dict[str,
             t = link.call("live").ok.get("t")
             value, status = dv.fresh_live(link, ch.live, t, 5.0)
             want = (ref * 10 ** ch.live_places + 10 ** ch.places // 2) // 10 ** ch.places
-            if abs(value - want) > ch.tolerance:
+            if abs(value - want) > tolerance:
                 raise dv.CalError(
                     f"verify: the {ch.live} reading is {dv.decimal_text(value, ch.live_places)} "
                     f"{ch.unit} after the calibration, not within "
-                    f"{dv.decimal_text(ch.tolerance, ch.live_places)} of the reference "
+                    f"{dv.decimal_text(tolerance, ch.live_places)} of the reference "
                     f"{dv.decimal_text(ref, ch.places)}")
             done.append(f"reading {dv.decimal_text(value, ch.live_places)} {ch.unit}")
         return ", ".join(done) if done else "nothing to read back"

@@ -141,8 +141,8 @@ def format_info(info: dict[str, Any]) -> list[str]:
 class Settle:
     """The last ``n`` readings lie within ``tolerance`` (channel units): the stability wait.
 
-    Only fresh readings count (a new sample time) and only working ones (status N or C): a fault
-    or a warming-up sensor starts the window again.
+    Only fresh readings count (a new sample time) and only normal ones (status N, as the node
+    requires of the samples it calibrates on): any other status starts the window again.
     """
 
     def __init__(self, n: int, tolerance: int) -> None:
@@ -156,7 +156,7 @@ class Settle:
         if t is not None and t == self._t:
             return self.settled
         self._t = t
-        if not isinstance(value, int) or status not in ("N", "C"):
+        if not isinstance(value, int) or status != "N":
             self.values.clear()
         else:
             self.values.append(value)
@@ -180,19 +180,32 @@ SETTLE_N = 10  # readings; the node checks the spread of its last 10 samples too
 @dataclass(frozen=True)
 class CalChannel:
     number: int      # the calibrate op's channel
-    live: str        # the live channel that shows its reading ("" none)
+    live: str        # the live channel that shows its reading
     unit: str        # the human unit of --ref and of the result
     places: int      # the calibrate op's unit is 10**-places of ``unit``
     live_places: int  # the live channel's unit is 10**-live_places of ``unit``
-    tolerance: int   # stability and verification tolerance, live units
+    tolerance: int   # the node's default steadiness limit, in the calibrate op's unit
+    limit_keys: tuple[str, str] = ("", "")  # cal settings: full scale, spread limit in ‰ of it
     coefficients: dict[int, tuple[str, str]] = field(default_factory=dict)  # action → setting
+
+    def live_tolerance(self, cal: dict[str, Any] | None = None) -> int:
+        """The spread the stability wait allows, in live units: the node's own limit
+        (``cal`` settings, else its defaults) less one live unit, as live values are rounded."""
+        fs_key, spread_key = self.limit_keys
+        limit = self.tolerance
+        fs, spread = (cal or {}).get(fs_key), (cal or {}).get(spread_key)
+        if isinstance(fs, int) and isinstance(spread, int) and fs > 0 and spread >= 0:
+            limit = fs * spread // 1000
+        step = 10 ** (self.places - self.live_places)
+        return max(0, limit // step - 1)
 
 
 CAL_CHANNELS = {
-    "co2": CalChannel(1, "co2", "%vol", 3, 2, 5,
+    "co2": CalChannel(1, "co2", "%vol", 3, 2, 200, ("co2_fs", "co2_spread"),
                       {ZERO: ("cal", "co2_zero"), SPAN: ("cal", "co2_gain")}),
-    "dp": CalChannel(2, "dp", "Pa", 2, 2, 50, {ZERO: ("cal", "dp_zero"), FACTOR: ("edge", "kp")}),
-    "vel": CalChannel(6, "vel", "m/s", 2, 2, 0, {FACTOR: ("edge", "kv")}),
+    "dp": CalChannel(2, "dp", "Pa", 2, 2, 50, ("dp_fs", "dp_spread"),
+                     {ZERO: ("cal", "dp_zero"), FACTOR: ("edge", "kp")}),
+    "vel": CalChannel(6, "vel", "m/s", 2, 2, 0, coefficients={FACTOR: ("edge", "kv")}),
 }
 
 
@@ -217,12 +230,13 @@ def to_units(text: str, places: int, what: str, minimum: Decimal | None = None,
     return int(units)
 
 
-def settle(link: Link, ch: CalChannel, timeout: float,
+def settle(link: Link, ch: CalChannel, tolerance: int, timeout: float,
            show: Callable[[int | None, str, Settle], None] | None = None,
            interval: float = 1.0, clock: Callable[[], float] = time.monotonic,
            sleep: Callable[[float], None] = time.sleep) -> Settle:
-    """Read ``live`` every ``interval`` s until the channel settles; CalError at ``timeout``."""
-    s = Settle(SETTLE_N, ch.tolerance)
+    """Read ``live`` every ``interval`` s until the channel's last readings lie within
+    ``tolerance`` (live units); CalError at ``timeout``."""
+    s = Settle(SETTLE_N, tolerance)
     deadline = clock() + timeout
     while True:
         t0 = clock()
@@ -240,7 +254,7 @@ def settle(link: Link, ch: CalChannel, timeout: float,
         if clock() >= deadline:
             spread = "no steady readings" if s.spread is None else \
                 f"spread {decimal_text(s.spread, ch.live_places)} {ch.unit} over the last " \
-                f"{len(s.values)} readings, limit {decimal_text(ch.tolerance, ch.live_places)}"
+                f"{len(s.values)} readings, limit {decimal_text(tolerance, ch.live_places)}"
             raise CalError(f"reading did not settle within {timeout:g} s ({spread})")
         sleep(max(0.0, interval - (clock() - t0)))
 
@@ -271,12 +285,18 @@ def rejection(name: str, ch: CalChannel, ref: int, res: dict[str, Any]) -> str:
             f"{decimal_text(ref, ch.places)} {ch.unit} is outside its limits; nothing changed")
 
 
+def read_section(link: Link, section: str) -> dict[str, Any]:
+    for p in link.call("config.get", {"section": section}).parts:
+        if p.get("name") == section and isinstance(p.get("values"), dict):
+            return p["values"]
+    return {}
+
+
 def read_setting(link: Link, section: str, key: str) -> Any:
-    parts = link.call("config.get", {"section": section}).parts
-    for p in parts:
-        if p.get("name") == section and key in (p.get("values") or {}):
-            return p["values"][key]
-    raise CalError(f"verify: the device has no setting {section}.{key}")
+    values = read_section(link, section)
+    if key not in values:
+        raise CalError(f"verify: the device has no setting {section}.{key}")
+    return values[key]
 
 
 def fresh_live(link: Link, channel: str, after: object, wait: float,
