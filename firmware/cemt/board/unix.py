@@ -170,3 +170,12 @@ def flash(path, block_size=4096, blocks=256, nor=True, **kw):
 
 def watchdog(clock, timeout_ms):
     return WDT(clock, timeout_ms)
+
+
+def reset_cause():
+    """The boot record's ``reset`` code: what the simulator put in ``CEMT_RESET``, else 0."""
+    import os
+    try:
+        return int(os.getenv("CEMT_RESET") or 0)
+    except ValueError:
+        return 0
