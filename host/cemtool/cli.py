@@ -89,6 +89,8 @@ def _add_subgroups() -> None:
     main.add_command(site_group)
     main.add_command(quality_cmd)
     main.add_command(warn_cmd)
+    from cemtool.cli_hj212 import hj212
+    main.add_command(hj212)
 
 
 _add_subgroups()
