@@ -263,7 +263,7 @@ def _source(rd: _Reader, raw: dict, key: str, fac: Facility, ids) -> Source:
                         "monthly_allowance_t": False, "shutdowns": False, "max_rate_kg_h": False,
                         "warn": False, "point": True})
     sid = _unique(rd, ids, "source", key, raw)
-    key = f"{key.rsplit('.', 1)[0]}.{sid}"
+    key = f"{key.rsplit('[', 1)[0]}.{sid}"
     kind = raw["kind"]
     if kind not in SOURCE_KINDS:
         raise rd.fail(f"{key}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
@@ -306,7 +306,7 @@ def _point(rd: _Reader, raw: dict, key: str, src: Source, ids) -> Point:
                         "co2_full_scale_pct": False, "drift_limit_pct_fs": False,
                         "calibration_days": False, "warn": False})
     pid = _unique(rd, ids, "point", key, raw)
-    key = f"{key.rsplit('.', 1)[0]}.{pid}"
+    key = f"{key.rsplit('[', 1)[0]}.{pid}"
     mn = rd.text(raw, key, "mn", max_len=MN_MAX)
     if not mn.isascii() or not mn.isalnum():
         raise rd.fail(f"{key}.mn", f"must be letters and digits (HJ 212 MN), not {mn!r}")
