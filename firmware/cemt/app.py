@@ -30,6 +30,7 @@ import asyncio
 from micropython import const
 
 from cemt import VERSION, records
+from cemt.calib import N_READINGS, History, co2_value
 from cemt.config import load_json, save_json
 from cemt.edge import CO2, DP, TEMP, Edge, EdgeConfig
 from cemt.hardware import CHANNELS, LOG_LONG, LOG_MINUTE, Hardware
@@ -131,7 +132,10 @@ class Node:
         self.edge = Edge(EdgeConfig(ec["area"], ec["kp"], ec["kv"], ec["xsw"], ec["xsw_measured"],
                                     ec["co2_wet"], ec["o2"], self.period_s, config.ver),
                          self._store)
-        self.cal = dict(config.get("cal"))  # as the edge's settings: changes apply at boot
+        # What the node runs with: settings apply at boot, calibrations at once (calibrate)
+        self.cal = dict(config.get("cal"))
+        self._edge_cfg = dict(ec)
+        self.raw = (History(), History())  # the latest raw CO2 and Δp readings
         self._restore()
         self.values = array("i", (0, 0, 0, 0, 0, 0))
         self.status = bytearray(6)
@@ -164,13 +168,15 @@ class Node:
         for ch in self.hw.channels:
             if n % ch.every_s:
                 continue  # a slow quantity: hold the last reading
+            i = ch.index
             v = ch.driver.read()
-            if ch.index == CO2:
-                v = (v - cal["co2_zero"]) * cal["co2_gain"] // 10000
-            elif ch.index == DP:
-                v -= cal["dp_zero"]
-            self.values[ch.index] = v
-            self.status[ch.index] = ch.driver.status
+            st = ch.driver.status
+            if i == CO2 or i == DP:
+                self.raw[i].add(v, st)
+                v = co2_value(v, cal["co2_zero"], cal["co2_gain"]) if i == CO2 else \
+                    v - cal["dp_zero"]
+            self.values[i] = v
+            self.status[i] = st
 
     async def sampler(self):
         clock = self.clock
@@ -299,7 +305,84 @@ class Node:
         return out
 
     def calibrate(self, req):
-        raise NotImplementedError("this firmware has no calibration provider yet")
+        """One calibration action (docs/calibration.md): judged by ``cemt.calib``, applied at
+        once to the settings and the running node, logged as a calibration record."""
+        from cemt import calib
+        ch, action, ref = req["channel"], req["action"], req["ref"]
+        raw = None
+        if calib.needs_reading(ch, action):
+            sensor = self._sensor(CO2 if ch == records.CH_CO2 else DP)
+            raw = calib.steady(ch, self.raw[sensor.index], self.config.get("cal"),
+                               N_READINGS * sensor.every_s * self.period_s)
+        out = calib.plan(ch, action, ref, self.config.get("cal"), self.config.get("edge"), raw)
+        result = out.result
+        ver = self.config.ver
+        if out.changes:
+            pending = self._pending()
+            if pending:
+                raise RuntimeError("%s was changed and applies at the next boot: reboot before "
+                                   "calibrating" % pending)
+            self.edge.close(self.clock.now())  # periods already over keep the old version
+            ver = self._apply(out, req.get("source", records.SRC_CONSOLE))
+            if ver is None:
+                result = records.CAL_ABORTED
+                ver = self.config.ver
+        self._store(records.calibration(self.clock.now(), self.clock.quality, ver, ch, action,
+                                        ref, out.reading, out.before, out.after, result))
+        res = {"result": result, "reading": out.reading, "before": out.before,
+               "after": out.after, "ver": ver}
+        if out.drift is not None:
+            res["drift"] = out.drift
+            res["limit"] = out.limit
+            alarms = getattr(self, "alarms", None)
+            if alarms is not None:
+                alarms.drift(ch, out.drift, out.limit)
+        return res
+
+    def _sensor(self, index):
+        for ch in self.hw.channels:
+            if ch.index == index:
+                return ch
+        raise NotImplementedError("this board has no %s sensor" % CHANNELS[index])
+
+    def _pending(self):
+        """The first setting that differs from what the node runs with, or None."""
+        ec = self.config.get("edge")
+        for k, v in self._edge_cfg.items():
+            if ec[k] != v:
+                return "edge." + k
+        cal = self.config.get("cal")
+        for k in ("co2_zero", "co2_gain", "dp_zero"):
+            if cal[k] != self.cal[k]:
+                return "cal." + k
+        return None
+
+    def _apply(self, out, source):
+        """Save and log ``out``'s changes and run with them; the new version (the old one when
+        nothing differed), or None when they could not be saved (nothing changed then)."""
+        changes = out.changes
+        if out.stamp:
+            changes[out.stamp] = self.clock.now()
+        section = self.config.data[out.section]
+        old = {k: section[k] for k in changes}
+        ver = self.config.ver
+        try:
+            new = self.configure(out.section, changes, source)
+        except OSError as e:
+            print("calibrate:", repr(e))
+            section.update(old)
+            self.config.data["ver"] = ver
+            return None
+        if new is None:
+            return ver
+        (self.cal if out.section == "cal" else self._edge_cfg).update(changes)
+        # The running edge takes the new factors and version now, keeping the open periods
+        # whole: they carry the version in force when they close (docs/calibration.md).
+        e = self.edge
+        e._kp = self._edge_cfg["kp"]
+        e._kv = self._edge_cfg["kv"]
+        e._ver = new
+        return new
 
     def provision(self, device, site, point, key):
         save_key(self._key_path, key)

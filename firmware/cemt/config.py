@@ -16,8 +16,14 @@ DEFAULTS = {
     # Edge computation (docs/edge.md): area 1e-4 m2; kp, kv, xsw 1e-4; o2 0.01 %vol.
     "edge": {"area": 10000, "kp": 8400, "kv": 10000, "xsw": 800, "xsw_measured": False,
              "co2_wet": False, "o2": 600, "period_s": 1},
-    # Calibration: CO2 zero offset (0.001 %vol) and gain (1e-4), Δp zero offset (0.01 Pa).
-    "cal": {"co2_zero": 0, "co2_gain": 10000, "dp_zero": 0},
+    # Calibration (docs/calibration.md): CO2 zero offset (0.001 %vol) and gain (1e-4), Δp zero
+    # offset (0.01 Pa); co2_t, dp_t: UTC s of the last applied zero/span; full scales co2_fs
+    # (0.001 %vol) and dp_fs (0.01 Pa); limits in per mille of full scale (*_zero_max the
+    # offset, span_min the span gas, *_spread the steadiness) and the span gain range (1e-4).
+    "cal": {"co2_zero": 0, "co2_gain": 10000, "dp_zero": 0, "co2_t": 0, "dp_t": 0,
+            "co2_fs": 20000, "dp_fs": 50000, "co2_zero_max": 50, "dp_zero_max": 10,
+            "span_min": 200, "gain_min": 8000, "gain_max": 12000, "co2_spread": 10,
+            "dp_spread": 1},
     # The receiver the uplink delivers to (docs/protocol.md); no host: no uplink.
     "uplink": {"host": "", "port": 0},
     # Warnings (docs/alarms.md), 0 = off: co2_hi 0.01 %vol (minute mean), mass_min_hi and

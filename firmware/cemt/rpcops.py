@@ -161,8 +161,10 @@ def stats(rpc, rid, req, remote):
 
 
 def calibrate(rpc, rid, req, remote):
-    cal = {"channel": arg(req, "channel", 1, 6), "action": arg(req, "action", 1, 3),
+    cal = {"channel": arg(req, "channel", 1, 6), "action": arg(req, "action", 1, 4),
            "ref": arg(req, "ref", -0x80000000, 0x7FFFFFFF)}
+    if remote:
+        cal["source"] = 1  # logged in the config records; the console's 0 is the default
     try:
         return rpc.node.calibrate(cal)
     except NotImplementedError as e:  # before RuntimeError: it is one
