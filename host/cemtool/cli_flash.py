@@ -19,7 +19,7 @@ class BarProgress:
         self.bar = None
 
     def start(self, total: int) -> None:
-        if total:
+        if total and sys.stderr.isatty():  # no bar in a log: the summary says it all
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
                                          show_pos=True)
             self.bar.__enter__()

@@ -19,6 +19,7 @@ import errno
 import hashlib
 import io
 import json
+import re
 import struct
 import time
 from collections.abc import Callable
@@ -64,6 +65,10 @@ for p in %r:
     try: _h(p)
     except OSError: pass
 """
+
+
+# MicroPython says "OSError: [Errno 28] ENOSPC", or "OSError: 28" on a port built without errno names.
+_ENOSPC = re.compile(r"ENOSPC|OSError: (\[Errno )?%d\b" % errno.ENOSPC)
 
 
 class DeployError(Exception):
@@ -119,7 +124,7 @@ class Device:
             raise LostBoard(f"lost the board on {self.port}: {e}") from None
         if err:
             text = err.decode(errors="replace")
-            if "ENOSPC" in text or f"[Errno {errno.ENOSPC}]" in text:
+            if _ENOSPC.search(text):
                 raise OutOfSpace("device out of space")
             raise DeployError(f"the board said: {_last_line(text)}")
         return out.decode(errors="replace")
