@@ -160,8 +160,8 @@ def backlog(store: Store, state: State, opts: Options) -> list[tuple[str, str, l
 class _Link:
     """One TCP connection to the platform: send frames, wait for the ack of a message."""
 
-    def __init__(self, sock: socket.socket, summary: Summary, version: hj212.Version) -> None:
-        self.sock, self.summary, self.version = sock, summary, version
+    def __init__(self, sock: socket.socket, summary: Summary) -> None:
+        self.sock, self.summary = sock, summary
         self.reader = hj212.FrameReader()
 
     def exchange(self, frame: bytes, msg: hj212.Message, timeout: float, retries: int) -> bool:
@@ -218,7 +218,7 @@ def forward_round(store: Store, state: State, opts: Options, mn_of: MnOf,
     except OSError as e:
         summary.error = f"cannot connect to {opts.to}: {e.strerror or e}"
         return summary
-    link = _Link(sock, summary, opts.version)
+    link = _Link(sock, summary)
     try:
         for key, device, records in work:
             for record in records:
@@ -242,8 +242,8 @@ def forward_round(store: Store, state: State, opts: Options, mn_of: MnOf,
                 _done(state, summary, key, record.seq)
                 log(f"{key} seq {record.seq} DataTime {msg.get('DataTime')} QN {msg.qn}: acked"
                     + (" (back-fill)" if late else ""))
-    except (OSError, ConnectionError) as e:
-        summary.error = f"link to {opts.to} failed: {e.strerror if isinstance(e, OSError) and e.strerror else e}"
+    except OSError as e:  # ConnectionError included
+        summary.error = f"link to {opts.to} failed: {e.strerror or e}"
     except hj212.Hj212Error as e:
         summary.error = str(e)
     finally:
