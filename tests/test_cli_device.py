@@ -131,6 +131,14 @@ def test_dump_writes_every_record_and_summarises(board, tmp_path, fmt):
     assert json.loads(res.output)["records"] == 3
 
 
+def test_dump_to_stdout_keeps_the_summary_on_stderr(board):
+    res = CliRunner().invoke(main, ["dump", "--out", "-", "--format", "jsonl", "--since", "291"],
+                             env={"CEMT_PORT": board.port})
+    assert res.exit_code == 0, res.output
+    assert [json.loads(x)["seq"] for x in res.stdout.splitlines()] == list(range(291, 301))
+    assert res.stderr.splitlines()[0] == "minute: 10 records, seq 291-300, no gaps"
+
+
 def test_dump_resumes_with_append(board, tmp_path):
     out = tmp_path / "m.cbor"
     assert cli("dump", "--out", str(out), "--since", "1", port=board.port).exit_code == 0
@@ -190,6 +198,7 @@ def test_time_get_and_sync(board):
     res = cli("time", "sync", port=board.port)
     assert res.exit_code == 0, res.output
     assert res.output.startswith("clock was ") and " s behind; set to 20" in res.output
+    assert int(res.output.split()[2]) > 86400  # whole seconds: the fake clock was far behind
     doc = json.loads(cli("time", "get", "--json", port=board.port).output)
     assert doc["tq"] == 1 and abs(doc["offset_s"]) < 3
     res = cli("time", "get", port=board.port)

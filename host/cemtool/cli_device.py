@@ -126,7 +126,8 @@ class _Progress:
               help="minute: minute records; long: hour, day and event records.")
 @click.option("--since", type=click.IntRange(min=0), default=0, metavar="SEQ",
               help="First seq wanted [default: the oldest the board holds].")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True),
+@click.option("--out", "out_path", required=True,
+              type=click.Path(dir_okay=False, writable=True, allow_dash=True),
               help="File to write; - for stdout.")
 @click.option("--format", "fmt", type=click.Choice(["cbor", "jsonl"]), default="cbor",
               show_default=True, help="cbor: the stream cemtool decode reads; jsonl: record rows.")
@@ -261,9 +262,10 @@ def time_get(port: str | None, as_json: bool) -> None:
 
 
 def _offset_text(offset: float) -> str:
+    """How far a clock that counts whole seconds is off: ``12 s behind``, ``3 s ahead of``."""
     if abs(offset) < 1:
         return "within 1 s of"
-    return f"{abs(offset):.1f} s {'behind' if offset < 0 else 'ahead of'}"
+    return f"{abs(round(offset))} s {'behind' if offset < 0 else 'ahead of'}"
 
 
 @time_group.command("sync")
