@@ -225,3 +225,36 @@ def test_plan_counts_space_for_one_new_file_beside_its_old_one():
     assert p.need == (100 + 1 - 50) + 300
     assert deploy.plan(files, present, force=True).copy == ["lib/cemt/a.mpy", "lib/cemt/b.mpy",
                                                            "main.py"]
+
+
+class RunningApp(BareBoard):
+    """A MicroPython board running an app with the USB console (the fake node of
+    tests/fw/rpc_usb.py behind the real cemt.console), the REPL under it as main.py leaves it."""
+
+    def start(self) -> None:
+        fd = os.open(self.hub.device_paths[0], os.O_RDWR | os.O_NOCTTY)
+        self.proc = subprocess.Popen(
+            [fwtest.tool("micropython"), "-X", "heapsize=256K", "-i",
+             str(Path(fwtest.ROOT) / "tests" / "fw" / "rpc_usb.py"), "10"],
+            stdin=fd, stdout=fd, stderr=fd, cwd=self.fs, env=fwtest.micropython_env("mpy"))
+        os.close(fd)
+
+
+def test_flash_breaks_into_a_running_app(tmp_path):
+    app = RunningApp(tmp_path / "fs")
+    try:
+        info = deploy.wait_for_app(app.port, 20)  # the app answers on its console
+        assert info["device"] == "dev-1"
+        res = flash(app.port, "--board", "sim")
+        assert res.exit_code == 0, res.output
+        assert app.files() == expected_files("sim")
+    finally:
+        app.close()
+
+
+def test_a_board_left_at_the_repl_is_reported(board, monkeypatch):
+    monkeypatch.setattr(deploy, "REPL_GIVE_UP", 1.0)
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.wait_for_app(board.port, 10)
+    assert str(e.value) == "flashed, but the app did not answer after the reset: the board " \
+                           "stays at the REPL: main.py did not start the app"
