@@ -73,6 +73,27 @@ def test_an_unstable_reading_is_refused_by_the_wait_and_by_the_device(tmp_path):
         b.close()
 
 
+def test_check_records_drift_and_changes_nothing(tmp_path):
+    b = Board(gas=12000)
+    try:
+        res = cli("calibrate", "check", "--ref", "12.13", "--no-wait", port=b.port)
+        assert res.exit_code == 0, res.output
+        assert res.output.splitlines() == [
+            "CO2 check: checked", "  reading 12.130 %vol", "  drift 0.000 %vol (limit ±0.625 %vol)",
+            "  calibration version 1", "  verified: nothing to read back"]
+        res = cli("calibrate", "check", "--ref", "11.5", "--no-wait", "--json", port=b.port)
+        assert res.exit_code == 0 and json.loads(res.output)["drift"] == 630
+        res = cli("calibrate", "check", "--ref", "11.5", "--no-wait", port=b.port)
+        assert "  drift beyond the limit: calibrate the channel" in res.output.splitlines()
+        line = one_error_line(cli("calibrate", "check", "--channel", "dp", "--ref", "0",
+                                  "--no-wait", port=b.port))
+        assert line == "error: Δp check: calibrate: unsupported: no calibration for channel 2 action 4"
+        doc = json.loads(cli("config", "get", "cal", "--json", port=b.port).output)
+        assert doc["ver"] == 1 and doc["sections"]["cal"]["co2_zero"] == 0
+    finally:
+        b.close()
+
+
 def test_pitot_factors_and_area(zero_gas):
     res = cli("calibrate", "pitot", "--kp", "0.83", "--kv", "0.95", "--area", "1.25",
               port=zero_gas.port)
