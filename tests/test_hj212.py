@@ -245,3 +245,15 @@ def test_any_single_byte_change_is_refused(text, data):
     frame[i] = b
     with pytest.raises(hj212.Hj212Error):
         hj212.parse(bytes(frame))
+
+
+def test_every_byte_of_a_frame_is_guarded():
+    frame = VECTORS["records"][2]["frames"][0].encode()
+    for i in range(len(frame)):
+        for flip in (0x01, 0x10, 0x80):
+            bad = bytearray(frame)
+            bad[i] ^= flip
+            if len(frame) - 6 <= i < len(frame) - 2 and chr(bad[i]).upper() == chr(frame[i]).upper():
+                continue  # the same hex digit in the other case
+            with pytest.raises(hj212.Hj212Error):
+                hj212.parse(bytes(bad))
