@@ -1,6 +1,6 @@
 """Emission warnings (碳排放预警): hourly rate thresholds and projections against the allowance.
 
-``check(store, site, at)`` returns every ``Warning`` evaluated at ``at`` (active or not):
+``check(store, site, at)`` returns every ``EmissionWarning`` evaluated at ``at`` (active or not):
 
 - ``rate``: measured hours of the last ``rate_hours`` before ``at`` above the hourly threshold
   of a point (``point.warn.hourly_kg_h``, or the option) or of a whole source (sum of its points,
@@ -26,7 +26,7 @@ from cemtool.substitute import fill, series
 
 
 @dataclass
-class Warning:
+class EmissionWarning:
     kind: str            # "rate", "month", "year"
     scope: str           # "point" or "source"
     id: str              # the point's or source's id
@@ -83,7 +83,7 @@ def data_through(store: Store, point: Point, at: int) -> int | None:
 
 
 def rate_warnings(store: Store, site: Site, at: int, rate_hours: int = 24,
-                  hourly_kg_h: float | None = None) -> list[Warning]:
+                  hourly_kg_h: float | None = None) -> list[EmissionWarning]:
     """Hourly thresholds over the hours [at − rate_hours h, at) that have valid measurements."""
     end = hour_start(at)
     start = end - rate_hours * HOUR_S
@@ -103,7 +103,7 @@ def rate_warnings(store: Store, site: Site, at: int, rate_hours: int = 24,
 
 
 def _rate(scope: str, ident: str, masses: dict[int, int], limit_kg_h: float,
-          start: int, end: int) -> Warning:
+          start: int, end: int) -> EmissionWarning:
     over = sorted(t for t, m in masses.items() if m / 100 > limit_kg_h)
     figures = {"limit_kg_h": limit_kg_h, "from": iso_utc(start), "to": iso_utc(end),
                "hours_checked": len(masses), "hours_over": len(over),
@@ -114,10 +114,10 @@ def _rate(scope: str, ident: str, masses: dict[int, int], limit_kg_h: float,
                f"{iso_utc(over[-1])}, max {figures['max_kg_h']:,.2f} kg/h")
     else:
         msg = f"{len(masses)} measured hour(s) at or below {limit_kg_h:g} kg/h"
-    return Warning("rate", scope, ident, bool(over), msg, figures)
+    return EmissionWarning("rate", scope, ident, bool(over), msg, figures)
 
 
-def projection_warnings(store: Store, site: Site, at: int, rule: str = "hj75") -> list[Warning]:
+def projection_warnings(store: Store, site: Site, at: int, rule: str = "hj75") -> list[EmissionWarning]:
     out = []
     y0, m0 = year_start(at), month_start(at)
     for source in site.sources():
@@ -147,7 +147,7 @@ def projection_warnings(store: Store, site: Site, at: int, rule: str = "hj75") -
 
 
 def _projection(kind: str, source: Source, p0: int, p1: int, begun: int, through: int,
-                kg: dict[int, float], allowance_t: float, unfilled: int) -> Warning:
+                kg: dict[int, float], allowance_t: float, unfilled: int) -> EmissionWarning:
     so_far = sum(v for t, v in kg.items() if p0 <= t < through)
     elapsed_h = (through - begun) // HOUR_S
     remaining_h = (p1 - through) // HOUR_S
@@ -162,10 +162,10 @@ def _projection(kind: str, source: Source, p0: int, p1: int, begun: int, through
     msg = (f"{kind} projection {projected / 1000:,.1f} t {word} allowance {allowance_t:,.1f} t "
            f"({so_far / 1000:,.1f} t to {iso_utc(through)}, {elapsed_h} h elapsed, "
            f"{remaining_h} h to go)")
-    return Warning(kind, "source", source.id, active, msg, figures)
+    return EmissionWarning(kind, "source", source.id, active, msg, figures)
 
 
 def check(store: Store, site: Site, at: int, rule: str = "hj75", rate_hours: int = 24,
-          hourly_kg_h: float | None = None) -> list[Warning]:
+          hourly_kg_h: float | None = None) -> list[EmissionWarning]:
     return (rate_warnings(store, site, at, rate_hours, hourly_kg_h)
             + projection_warnings(store, site, at, rule))
