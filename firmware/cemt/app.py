@@ -8,15 +8,22 @@ from the board's filesystem, builds the hardware, and runs the tasks:
   or day cut by a restart still sums all its minutes;
 - the sampler, once a period on the board clock: reads every channel, applies the calibration,
   feeds the edge; the edge's finished records go straight into the ring logs (an append is
-  durable when it returns), and the watchdog is fed only after a complete sample;
-- the housekeeper: a health record every 10 minutes, and erasing ahead in the logs while the buses
-  are quiet;
+  durable when it returns), and the watchdog is fed only after a complete sample; the warnings
+  (``cemt.alarms``) see every sample's statuses and every stored minute and hour record;
+- the housekeeper: a health record every 10 minutes (the first one marks the boot healthy), the
+  warnings that look at the logs and the calibration, and erasing ahead in the logs while the
+  buses are quiet;
 - the uplink (``cemt.uplink`` over ``cemt.modem``), when the profile has a ``modem``, the
   settings an ``uplink`` host and the device a key; the modem's ladder counters persist in
   ``modem.json``;
 - the command protocol (``cemt.rpc``, the node being ``Node``) on USB (``cemt.console``) when the
   profile says ``"console": true``, and as an RS485 slave (``cemt.rs485``) when it has an
   ``rs485`` entry; both links share one dispatcher.
+
+``state.json`` counts boots, and the boots that did not reach healthy: after ``SAFE_AFTER`` of
+those in a row the next boot is a safe one (docs/alarms.md): no sensors, sampling, uplink or
+watchdog, only the links serving the command protocol, and a boot record that says safe. An
+exception escaping the app in normal mode resets the board (on the unix port: exit status 3).
 
 Only the sampler moves a virtual clock: the other tasks wait on events it sets (the uplink
 through ``Follow``). Settings changed through the console are saved and logged at once and take
@@ -30,17 +37,19 @@ import asyncio
 from micropython import const
 
 from cemt import VERSION, records
+from cemt.alarms import Alarms
 from cemt.calib import N_READINGS, History, co2_value
-from cemt.config import load_json, save_json
+from cemt.config import load_json
 from cemt.edge import CO2, DP, TEMP, Edge, EdgeConfig
-from cemt.hardware import CHANNELS, LOG_LONG, LOG_MINUTE, Hardware
-from cemt.schema import M, MINUTE
+from cemt.hardware import CHANNELS, LOG_LONG, LOG_MINUTE, RESET_EXIT, Hardware
+from cemt.schema import HOUR, M, MINUTE
 
 HEALTH_S = const(600)
 KEY_SIZE = const(32)
 CSQ_UNKNOWN = const(99)
 NET_SLACK_S = const(2)  # network time this close to a set clock confirms it (no step)
 FW = "cemt " + VERSION
+SAFE_AFTER = const(3)  # boots in a row that did not reach healthy: the next is a safe one
 _LIVE = const(5)  # channels reported by ``live`` (all but xsw)
 
 
@@ -117,37 +126,46 @@ class Node:
     """The running device; also the node that ``cemt.rpc`` serves (its docstring lists the members)."""
 
     def __init__(self, hw, config, boots=1, reset=records.RESET_UNKNOWN, key=None,
-                 key_path="device.key"):
+                 key_path="device.key", state=None, safe=False):
         self.hw = hw
         self.clock = hw.clock
         self.config = config
         self.boots = boots
+        self.reset = reset
+        self.safe = safe
+        self._state = state  # cemt.config.Store of state.json (the boot-loop count), or None
+        # Safe mode (a boot loop): no warnings, no sampling, no watchdog; the links only.
+        self.alarms = None if safe else Alarms(self._alarm, config.get("alarms"),
+                                               [ch.index for ch in hw.channels])
         self.key = key
         self._key_path = key_path
         self.minute_log = hw.log("minute", LOG_MINUTE)
         self.long_log = hw.log("long", LOG_LONG)
         self.logs = {"minute": self.minute_log, "long": self.long_log}
+        # Logged first, so a boot that fails while setting up still leaves its trace.
+        self._started = self.clock.now()
+        self._store(records.boot(self._started, self.clock.quality, config.ver, boots, reset,
+                                  1 if safe else 0, FW))
         ec = config.get("edge")
         self.period_s = ec["period_s"]
-        self.edge = Edge(EdgeConfig(ec["area"], ec["kp"], ec["kv"], ec["xsw"], ec["xsw_measured"],
-                                    ec["co2_wet"], ec["o2"], self.period_s, config.ver),
-                         self._store)
+        # In safe mode no edge: settings it refuses (a cause of boot loops) can still be fixed.
+        self.edge = None if safe else Edge(EdgeConfig(ec["area"], ec["kp"], ec["kv"], ec["xsw"],
+                                                      ec["xsw_measured"], ec["co2_wet"], ec["o2"],
+                                                      self.period_s, config.ver), self._store)
         # What the node runs with: settings apply at boot, calibrations at once (calibrate)
         self.cal = dict(config.get("cal"))
         self._edge_cfg = dict(ec)
         self.raw = (History(), History())  # the latest raw CO2 and Δp readings
-        self._restore()
+        if not safe:
+            self._restore()
         self.values = array("i", (0, 0, 0, 0, 0, 0))
         self.status = bytearray(6)
-        self.wdt = hw.watchdog()
+        self.wdt = None if safe else hw.watchdog()
         self.samples = 0
-        self._started = self.clock.now()
         self._health_due = asyncio.Event()
         self._tick = asyncio.Event()
         self.modem = None
         self.uplink = None
-        self._store(records.boot(self._started, self.clock.quality, config.ver, boots, reset, 0,
-                                  FW))
 
     def _restore(self):
         """After a restart, today's stored records go back into the edge (cemt.restore)."""
@@ -159,6 +177,17 @@ class Node:
 
     def _store(self, rec):
         (self.minute_log if rec[0] == MINUTE else self.long_log).append(rec)
+        if rec[0] <= HOUR and self.alarms is not None:
+            self.alarms.period(rec)
+
+    def _alarm(self, code, state, value, limit):
+        self._store(records.alarm(self.clock.now(), self.clock.quality, self.config.ver, code,
+                                  state, value, limit))
+
+    def healthy(self):
+        """This boot went well (a health period of running, or a clean reboot): no boot loop."""
+        if self._state is not None and self._state.get("unhealthy"):
+            self._state.set("unhealthy", 0)
 
     # -- sampling
 
@@ -189,6 +218,8 @@ class Node:
             t = clock.now()
             self.read_channels()
             self.edge.sample(t, clock.quality, self.values, self.status)
+            if self.alarms is not None:
+                self.alarms.sample(self.status)
             self.samples += 1
             if self.wdt:
                 self.wdt.feed()
@@ -208,6 +239,10 @@ class Node:
             await self._health_due.wait()
             self._health_due.clear()
             self._store(self.health())
+            self.healthy()
+            c = self.clock
+            self.alarms.housekeep(c.now(), c.quality, self.minute_log.stats(),
+                                  self.config.get("cal"))
             self.minute_log.maintain()
             self.long_log.maintain()
 
@@ -243,6 +278,7 @@ class Node:
             if not name.endswith("_ms") or not hasattr(self.uplink, name):
                 raise ValueError("uplink: unknown setting %r" % name)
             setattr(self.uplink, name, value)
+        self.alarms.uplink = self.uplink
         return True
 
     # -- the node interface of cemt.rpc
@@ -250,7 +286,9 @@ class Node:
     def info(self):
         dev = self.config.get("device")
         return {"device": dev["id"], "site": dev["site"], "point": dev["point"], "fw": FW,
-                "board": self.hw.profile.get("name", "")}
+                "board": self.hw.profile.get("name", ""),
+                "alarms": self.alarms.active() if self.alarms is not None else [],
+                "safe": 1 if self.safe else 0, "boots": self.boots, "reset": self.reset}
 
     def files(self):
         import cemt
@@ -296,7 +334,8 @@ class Node:
 
     def stats(self):
         out = {"boots": self.boots, "uptime": self.clock.now() - self._started,
-               "heap": gc.mem_free(), "samples": self.samples, "rejected": self.edge.rejected}
+               "heap": gc.mem_free(), "samples": self.samples,
+               "rejected": self.edge.rejected if self.edge else 0}
         if self.uplink:
             for k, v in self.uplink.stats().items():
                 out["up_" + k] = v
@@ -395,12 +434,15 @@ class Node:
         return self.config.ver
 
     def reboot(self):
+        self.healthy()
         self.hw.reset()
 
     async def run(self):
-        asyncio.create_task(self.housekeeper())
-        if self.uplink:
-            asyncio.create_task(self.uplink.run())
+        if not self.safe:
+            asyncio.create_task(self.housekeeper())
+            if self.uplink:
+                asyncio.create_task(self.uplink.run())
+        links = []
         prof = self.hw.profile
         bus = prof.get("rs485")
         if prof.get("console") or bus:
@@ -408,13 +450,16 @@ class Node:
             rpc = Rpc(self)  # one dispatcher (and one response buffer) for every link
             if prof.get("console"):
                 from cemt.console import Console
-                asyncio.create_task(Console(rpc).run())
+                links.append(asyncio.create_task(Console(rpc).run()))
             if bus:
                 from cemt.rs485 import Slave
                 b = self.hw.buses
-                asyncio.create_task(Slave(rpc, b[bus["uart"]], b[bus["de"]], bus["addr"],
-                                          bus.get("baudrate", 9600)).run())
-        await self.sampler()
+                links.append(asyncio.create_task(Slave(rpc, b[bus["uart"]], b[bus["de"]],
+                                                       bus["addr"], bus.get("baudrate", 9600)).run()))
+        if not self.safe:
+            await self.sampler()
+        for task in links:  # safe mode: serve the links until they end
+            await task
 
 
 def _value(v):
@@ -437,19 +482,48 @@ def save_key(path, key):
     os.rename(tmp, path)
 
 
+def boot_count(state):
+    """Count this boot in ``state`` (a ``Store`` of state.json); returns (boots, safe).
+
+    ``unhealthy`` counts the boots since the last one that reached healthy (``Node.healthy``):
+    a crash, a hang the watchdog ended or a power cut before then leaves it counted. At
+    ``SAFE_AFTER`` this boot is a safe one and the count starts over, so the next boot tries
+    normal mode again.
+    """
+    boots = state.get("boots", 0) + 1
+    failed = state.get("unhealthy", 0)
+    safe = failed >= SAFE_AFTER
+    state.set("boots", boots)
+    state.set("unhealthy", 0 if safe else failed + 1)
+    return boots, safe
+
+
 def main(profile_path="board.json", config_path="config.json", state_path="state.json",
          key_path="device.key"):
-    from cemt.config import Config
+    from cemt.board import port
+    from cemt.config import Config, Store
     profile = load_json(profile_path, None)
     if profile is None:
         raise OSError("no board profile at " + profile_path)
-    state = load_json(state_path, {})
-    state["boots"] = state.get("boots", 0) + 1
-    save_json(state_path, state)
-    hw = Hardware(profile)
-    for ch in hw.channels:
-        ch.driver.start()
-    node = Node(hw, Config(config_path), state["boots"], key=read_key(key_path),
-                key_path=key_path)
-    node.start_uplink()
-    asyncio.run(node.run())
+    state = Store(state_path)
+    boots, safe = boot_count(state)
+    if safe:  # no sensors started, no uplink: an exception here ends main() at the REPL
+        node = Node(Hardware(profile), Config(config_path), boots, port().reset_cause(),
+                    read_key(key_path), key_path, state, True)
+        asyncio.run(node.run())
+        return
+    try:
+        hw = Hardware(profile)
+        for ch in hw.channels:
+            ch.driver.start()
+        node = Node(hw, Config(config_path), boots, port().reset_cause(), read_key(key_path),
+                    key_path, state)
+        node.start_uplink()
+        asyncio.run(node.run())
+    except Exception as e:  # a crash: reset, and the boot count will tell a loop
+        import sys
+        sys.print_exception(e)
+        reset = getattr(port(), "reset", None)
+        if reset is None:
+            raise SystemExit(RESET_EXIT)
+        reset()

@@ -85,6 +85,9 @@ def info(rpc, rid, req, remote):
 def live(rpc, rid, req, remote):
     ok = time_get(rpc, rid, req, remote)
     ok["ch"] = rpc.node.live()
+    # The raised warnings, as in ``info``; none from a node in safe mode or without cemt.alarms.
+    alarms = getattr(rpc.node, "alarms", None)
+    ok["alarms"] = alarms.active() if alarms is not None else []
     return ok
 
 
