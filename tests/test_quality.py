@@ -203,10 +203,10 @@ def test_timeliness_percentiles():
 
 def test_calibrations_drift_and_status(db, tmp_path):
     dev = Device(db, "dev-a")
-    dev.calibration(T0 + 100, 1, 4, 12000, 12300)            # check: +0.3 %vol = 1.2 % of 25 %
+    dev.calibration(T0 + 100, 1, 4, 12000, 12300, result=3)  # check: +0.3 %vol = 1.2 % of 25 %
     dev.calibration(T0 + 200, 1, 2, 12000, 11000)            # span: -1.0 %vol = -4 % FS
     dev.calibration(T0 + 300, 2, 1, 0, 5)                    # Δp zero: no full scale
-    dev.calibration(T0 + 86400 * 9, 1, 4, 12000, 12000, result=1)   # rejected: not "done"
+    dev.calibration(T0 + 86400 * 9, 1, 2, 12000, 12000, result=1)   # rejected: not "done"
     s = site.load(write_site(tmp_path, point_extra="co2_full_scale_pct = 25"))
     p = s.point("P1")
     cals = quality.calibrations(db, p, T0, T0 + 86400 * 10)
@@ -215,6 +215,7 @@ def test_calibrations_drift_and_status(db, tmp_path):
     assert [c.over_limit for c in cals] == [False, True, False, False]
     assert quality.calibration_status(db, p, T0 + 86400 * 7) == ("ok", T0 + 200)
     assert quality.calibration_status(db, p, T0 + 86400 * 8) == ("overdue", T0 + 200)
+    assert quality.calibration_status(db, p, T0 + 150) == ("ok", T0 + 100)   # the check counts
     assert quality.calibration_status(db, p, T0 + 100) == ("never", None)
 
 

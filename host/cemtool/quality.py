@@ -19,8 +19,7 @@ from cemtool.store import LOGS, Store
 HOUR_S = 3600
 STATUSES = ("valid", "invalid", "missing", "shutdown")
 CO2_CHANNEL = 1
-CHECK = 4            # calibration action: a check only (nothing adjusted), drift = reading - ref
-APPLIED = 0          # calibration result: applied (or, for a check, completed)
+DONE = (0, 3)        # calibration results that completed: 0 applied, 3 checked (docs/records.md)
 CO2_UNITS_PER_PCT = 1000   # calibration records carry CO2 in 0.001 %vol (docs/records.md)
 PERIOD_S = {MINUTE: 60, HOUR: HOUR_S}
 LOG_NAMES = {0: "minute", 1: "long"}
@@ -272,7 +271,7 @@ def alarms(store: Store, point: Point, start: int, end: int) -> list[Alarm]:
 def calibration_status(store: Store, point: Point, end: int) -> tuple[str, int | None]:
     """("ok" | "overdue" | "never", time of the last completed CO2 calibration or check)."""
     done = [c.t for c in calibrations(store, point, 0, end)
-            if c.channel == CO2_CHANNEL and c.result == APPLIED]
+            if c.channel == CO2_CHANNEL and c.result in DONE]
     if not done:
         return "never", None
     last = max(done)
