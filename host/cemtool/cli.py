@@ -91,6 +91,8 @@ def _add_subgroups() -> None:
     main.add_command(warn_cmd)
     from cemtool.cli_hj212 import hj212
     main.add_command(hj212)
+    from cemtool.cli_report import report_cmd
+    main.add_command(report_cmd)
     from cemtool.cli_serve import serve
     main.add_command(serve)
 
