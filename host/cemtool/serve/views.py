@@ -88,11 +88,9 @@ def _link(store: Store, point: Point, now: float) -> dict:
         dev = _dev_id(store, name)
         if dev is None:
             continue
-        # rowid is arrival order (cemtool.store), so the last row of a device is its newest arrival
         row = connection(store).execute(
-            "SELECT arrived FROM records WHERE dev = ? ORDER BY rowid DESC LIMIT 1",
-            (dev,)).fetchone()
-        if row is not None and (newest is None or row[0] > newest):
+            "SELECT max(arrived) FROM records WHERE dev = ?", (dev,)).fetchone()
+        if row[0] is not None and (newest is None or row[0] > newest):
             newest = row[0]
     if newest is None:
         return {"state": "none", "last_arrival": None, "age_s": None}
