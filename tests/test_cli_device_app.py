@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -120,6 +121,8 @@ def test_refusals_of_the_real_app(app):
                     "reference 0.000 %vol is outside its limits; nothing changed")
     # a reading that wanders between host reads (the sensor's own noise alternates per
     # sample, and at 20 times real time the host sees every 20th sample)
+    app.set("co2", 170)
+    time.sleep(0.8)
     stop = threading.Event()
 
     def wander():
@@ -134,7 +137,8 @@ def test_refusals_of_the_real_app(app):
     finally:
         stop.set()
         walker.join()
-    assert line.startswith("error: reading did not settle within 3 s (spread 0.80 %vol")
+    spread = re.match(r"error: reading did not settle within 3 s \(spread (\d+\.\d\d) %vol", line)
+    assert spread and float(spread.group(1)) == 0.8, line
     assert line.endswith("limit 0.19); nothing sent")
     app.set("co2", 170, noise=400)
     time.sleep(0.8)

@@ -462,15 +462,15 @@ def _verify(link: Link, ch: dv.CalChannel, action: int, ref: int, res: dict[str,
                                   f"{res.get('after')} as the calibration said")
             done.append(f"{'.'.join(setting)} = {value}")
         if action in (dv.ZERO, dv.SPAN):
-            t = link.call("live").ok.get("t")
-            value, status = dv.fresh_live(link, ch.live, t, 5.0)
             want = (ref * 10 ** ch.live_places + 10 ** ch.places // 2) // 10 ** ch.places
-            if abs(value - want) > tolerance:
+            value = dv.reading_after(link, ch.live, 5.0)
+            if value is None or abs(value - want) > tolerance:
+                shown = "none" if value is None else \
+                    f"{dv.decimal_text(value, ch.live_places)} {ch.unit}"
                 raise dv.CalError(
-                    f"verify: the {ch.live} reading is {dv.decimal_text(value, ch.live_places)} "
-                    f"{ch.unit} after the calibration, not within "
-                    f"{dv.decimal_text(tolerance, ch.live_places)} of the reference "
-                    f"{dv.decimal_text(ref, ch.places)}")
+                    f"verify: the {ch.live} reading after the calibration is {shown}, not "
+                    f"within {dv.decimal_text(tolerance, ch.live_places)} {ch.unit} of the "
+                    f"reference {dv.decimal_text(ref, ch.places)} {ch.unit}")
             done.append(f"reading {dv.decimal_text(value, ch.live_places)} {ch.unit}")
         return ", ".join(done) if done else "nothing to read back"
     except dv.CalError as e:

@@ -299,19 +299,32 @@ def read_setting(link: Link, section: str, key: str) -> Any:
     return values[key]
 
 
-def fresh_live(link: Link, channel: str, after: object, wait: float,
-               clock: Callable[[], float] = time.monotonic,
-               sleep: Callable[[float], None] = time.sleep) -> tuple[int, str]:
-    """The first ``live`` reading of ``channel`` newer than sample time ``after``."""
+def samples_taken(link: Link) -> int | None:
+    """The node's sample count (``stats``, group ``node``), or None if it does not say."""
+    for p in link.call("stats").parts:
+        if p.get("name") == "node" and isinstance((p.get("values") or {}).get("samples"), int):
+            return p["values"]["samples"]
+    return None
+
+
+def reading_after(link: Link, channel: str, wait: float,
+                  clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> int | None:
+    """A ``live`` reading of ``channel`` from a sample taken after this call began: the first
+    that uses a calibration just made. Waits for the node's sample count to move (``live``'s
+    ``t`` is the clock's time, not the sample's), or a second and more on a node that does not
+    count; CalError after ``wait`` s."""
+    n0 = samples_taken(link)
     deadline = clock() + wait
-    while True:
-        live = link.call("live").ok
-        value, status = (list((live.get("ch") or {}).get(channel) or [None, None]) + [None])[:2]
-        if live.get("t") != after and isinstance(value, int):
-            return value, status_letter(status)
-        if clock() >= deadline:
-            raise CalError(f"verify: no new {channel} reading within {wait:g} s")
-        sleep(0.2)
+    if n0 is None:
+        sleep(1.2)
+    else:
+        while samples_taken(link) == n0:
+            if clock() >= deadline:
+                raise CalError(f"the node took no new sample within {wait:g} s")
+            sleep(0.1)
+    value = (list((link.call("live").ok.get("ch") or {}).get(channel) or [None]))[0]
+    return value if isinstance(value, int) else None
 
 
 # -- dump
