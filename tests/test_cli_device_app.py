@@ -95,6 +95,15 @@ def test_zero_span_check_pitot_on_the_real_app(app):
     doc = json.loads(res.output)
     assert doc["result"] == 3 and doc["drift"] == 99 and doc["limit"] == 500
     assert settings(app, "cal")["co2_gain"] == 9901
+    res = cli("calibrate", "check", "--ref", "14", "--no-wait", port=app.port)
+    assert res.exit_code == 0, res.output
+    assert "  drift 1.099 %vol (limit ±0.500 %vol)" in res.output.splitlines()
+    assert "  drift beyond the limit: calibrate the channel" in res.output.splitlines()
+    # the board raised its drift warning: live and info show it by name
+    assert "  drift_co2 (code 41): value 1099, limit 500" in \
+        cli("live", "--count", "1", port=app.port).output.splitlines()
+    doc = json.loads(cli("info", "--json", port=app.port).output)
+    assert [(a["code"], a["name"]) for a in doc["alarms"]] == [(41, "drift_co2")]
 
     res = cli("calibrate", "dp-zero", "--no-wait", port=app.port)
     assert res.exit_code == 0, res.output
@@ -111,7 +120,7 @@ def test_zero_span_check_pitot_on_the_real_app(app):
     cals = [r for r in records.decode_stream((app.dir / "long.cbor").read_bytes())
             if r.kind == records.CALIBRATION]
     assert [(r.fields["channel"], r.fields["action"], r.fields["result"]) for r in cals] == \
-        [(1, 1, 0), (1, 2, 0), (1, 4, 3), (2, 1, 0), (2, 3, 0)]
+        [(1, 1, 0), (1, 2, 0), (1, 4, 3), (1, 4, 3), (2, 1, 0), (2, 3, 0)]
     assert cals[0].fields["after"] == 170 and cals[1].fields["ref"] == 15000
 
 

@@ -206,7 +206,7 @@ def test_units_and_settings():
 def test_live_table_with_warnings_and_every_status():
     result = {"t": 1767225600, "tq": 2, "ch": {"temp": [-15, 6], "co2": [1234, 0],
                                                "pa": [101325, 7], "dp": [5, 4], "zz": [3, 9]},
-              "alarms": [[7, 1300, 1200]]}
+              "alarms": [[1, 1300, 1200], [99, 5, 0]]}
     lines = dv.format_live(result)
     assert lines[0] == "2026-01-01T00:00:00Z  clock from network"
     assert lines[2].split() == ["CO2", "12.34", "%vol", "N", "normal"]
@@ -214,10 +214,12 @@ def test_live_table_with_warnings_and_every_status():
     assert lines[4].split() == ["temp", "-1.5", "°C", "T", "over", "range"]
     assert lines[5].split() == ["pa", "101325", "Pa", "B", "communication", "fault"]
     assert lines[6].split()[:3] == ["zz", "3", "?"]
-    assert lines[7] == "warnings:" and "(code 7): value 1300, limit 1200" in lines[8]
+    assert lines[7] == "warnings:" and lines[8] == "  co2_high (code 1): value 1300, limit 1200"
+    assert lines[9] == "  alarm_99 (code 99): value 5, limit 0"
     doc = dv.live_json(result)
     assert doc["channels"]["temp"] == {"value": -1.5, "unit": "°C", "status": "T"}
-    assert doc["alarms"][0]["code"] == 7 and doc["alarms"][0]["limit"] == 1200
+    assert doc["alarms"][0] == {"code": 1, "name": "co2_high", "value": 1300, "limit": 1200,
+                                "description": "CO2 minute average above `alarms.co2_hi`"}
     assert set(dv.STATUS) == set(records.FLAGS)
 
 

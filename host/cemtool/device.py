@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
 
+from cemtool import alarmcodes
 from cemtool.link import Link, ProtocolError
 from cemtool.records import FLAGS, Record, RecordError, iso_utc, scaled
 
@@ -50,21 +51,13 @@ def status_letter(index: object) -> str:
     return FLAGS[index] if isinstance(index, int) and 0 <= index < len(FLAGS) else "?"
 
 
-def alarm_name(code: int) -> str:
-    """The name of warning ``code`` (cemtool.alarmcodes), or ``warning CODE``."""
-    try:
-        from cemtool.alarmcodes import NAMES
-    except ImportError:
-        NAMES = {}
-    return NAMES.get(code, f"warning {code}")
-
-
 def alarms_of(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The active warnings of a ``live`` or ``info`` result, named."""
+    """The active warnings of a ``live`` or ``info`` result, named (cemtool.alarmcodes)."""
     out = []
     for item in result.get("alarms") or ():
         code, value, limit = (list(item) + [None, None, None])[:3]
-        out.append({"code": code, "name": alarm_name(code), "value": value, "limit": limit})
+        out.append({"code": code, "name": alarmcodes.name(code), "value": value, "limit": limit,
+                    "description": alarmcodes.ALARMS.get(code, ("", ""))[1]})
     return out
 
 
