@@ -476,3 +476,24 @@ def test_bad_listen_address_is_a_usage_error(built):
 def test_serve_is_a_cemtool_command():
     r = run_cemtool("serve", "--help")
     assert r.returncode == 0 and "--db" in r.stdout and "--site" in r.stdout
+
+
+def test_a_commit_is_seen_by_the_next_request(built):
+    # the costly views are kept per database version and hour: a commit must show at once
+    clock = [H0 + 2 * H + 600]
+    with serving(built.db, built.site, clock=lambda: clock[0]) as u:
+        _, before = get(u + "/api/hourly?point=P1")
+        _, quality_before = get(u + "/api/quality?point=P1")
+        with Store(built.db) as store:
+            seq = store.committed("dev-a")[1] + 1
+            store.commit("dev-a", 1, [Record.from_list([HOUR, seq, H0, 2, 1, *hour_fields(300000)])],
+                         arrived_ms=(H0 + H + 30) * 1000)
+        _, after = get(u + "/api/hourly?point=P1")
+        _, quality_after = get(u + "/api/quality?point=P1")
+        clock[0] += 60
+        _, warnings = get(u + "/api/warnings")
+    assert before["through"] == iso_utc(H0) and after["through"] == iso_utc(H0 + H)
+    assert after["hours"][-1] == {"t": iso_utc(H0), "status": "valid", "flag": "N", "kg": 3000.0,
+                                  "substituted": False, "rule": "measured"}
+    assert (quality_before["hours"], quality_after["hours"]) == (30, 31)
+    assert warnings["at"] == iso_utc(H0 + 2 * H + 660)

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,11 +23,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from cemtool import substitute
+from cemtool.quality import hour_start
+from cemtool.records import iso_utc
 from cemtool.serve import views
 from cemtool.site import Site
 from cemtool.store import Store, StoreError
 
 log = logging.getLogger("cemtool.serve")
+CACHE_ENTRIES = 256
 
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -57,6 +61,8 @@ class Dashboard:
         self.rule = rule
         self.hourly_kg_h = hourly_kg_h
         self.static = _static()
+        self._cache: dict[tuple, dict] = {}
+        self._lock = threading.Lock()
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -72,6 +78,31 @@ class Dashboard:
         """Raise StoreError (one line) when the database cannot be read."""
         with self.store():
             pass
+
+    def version(self) -> tuple:
+        """Changes whenever the database does (any commit touches the WAL or the file)."""
+        out = []
+        for path in (self.db_path, self.db_path.with_name(self.db_path.name + "-wal")):
+            try:
+                st = path.stat()
+                out += [st.st_mtime_ns, st.st_size, st.st_ino]
+            except FileNotFoundError:
+                out += [None]
+        return tuple(out)
+
+    def _cached(self, key: tuple, compute: Callable[[], dict]) -> dict:
+        """``compute()`` once per key and database version: the hourly series, quality and
+        warnings depend on the clock only through its hour, and are the costly views."""
+        key = (*key, self.version())
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            if len(self._cache) >= CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = value
+        return value
 
     def api(self, path: str, query: dict[str, str]) -> dict:
         """The JSON of an API path; ViewError for a bad request, NotFound for an unknown path."""
@@ -98,13 +129,19 @@ class Dashboard:
         return views.point_of(site, query["point"]), parse_day(query.get("day"))
 
     def _hourly(self, store: Store, site: Site, now: float, query: dict) -> dict:
-        return views.hourly(store, site, *self._point(site, query), now, self.rule)
+        point, day = self._point(site, query)
+        return self._cached(("hourly", point.id, day, hour_start(int(now))),
+                            lambda: views.hourly(store, site, point, day, now, self.rule))
 
     def _quality(self, store: Store, site: Site, now: float, query: dict) -> dict:
-        return views.point_quality(store, site, *self._point(site, query), now, self.rule)
+        point, day = self._point(site, query)
+        return self._cached(("quality", point.id, day, hour_start(int(now))),
+                            lambda: views.point_quality(store, site, point, day, now, self.rule))
 
     def _warnings(self, store: Store, site: Site, now: float, query: dict) -> dict:
-        return views.warnings(store, site, now, self.rule, self.hourly_kg_h)
+        found = self._cached(("warnings", hour_start(int(now))), lambda: views.warnings(
+            store, site, now, self.rule, self.hourly_kg_h))
+        return {**found, "at": iso_utc(int(now))}
 
 
 def parse_day(text: str | None) -> int | None:
