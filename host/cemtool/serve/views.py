@@ -18,7 +18,6 @@ WINDOW_H = 48            # hours the chart shows when no day is chosen
 LINK_FRESH_S = 15 * 60   # newest arrival at most this old: the link is "fresh"
 LINK_LATE_S = 2 * 3600   # ... at most this old: "late"; older: "stale"
 PERIOD_S = {MINUTE: 60, HOUR: HOUR_S}
-SHUTDOWN = "shutdown"
 
 
 class ViewError(ValueError):
