@@ -266,6 +266,7 @@ def test_cli_html_and_json(db, tmp_path):
     total = fig["totals_kg"]
     assert total["total"] == total["measured"] + total["substituted"]
     assert fig["substituted_hours"] == 7
+    assert fig["data_through"] == "2025-01-03T00:00:00Z"
     assert fig["capture_rate"]["P2"] == 1.0 and float(fig["capture_rate"]["P1"]) == pytest.approx(41 / 45)
 
     page = parse_page(out.read_text())
@@ -325,3 +326,11 @@ def test_bad_input_is_one_line(db, tmp_path, monkeypatch, change, message):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], res.stderr
     assert not (tmp_path / "report.html").exists()
+
+
+def test_hours_after_the_data_are_said_to_be_substituted(db, tmp_path):
+    r = build(db, tmp_path, end=T0 + 50 * H)
+    assert r.data_through == T0 + 48 * H
+    assert [f.status for f in r.points()[1].hours[48:]] == ["missing", "missing"]
+    intro = document.blocks(r)[1].text
+    assert "Newest hour record: 2025-01-02T23:00:00Z; the hours after it have no data" in intro

@@ -69,7 +69,10 @@ def blocks(r: Report) -> list:
     out: list = [Heading("title", f"Carbon inventory report: {r.site.enterprise.name}", 1),
                  Para(f"Period {iso_utc(r.start)} to {iso_utc(r.end)} (UTC, end exclusive). "
                       f"Substitution rule: {r.rule}. Generated {iso_utc(r.generated)} by cemtool "
-                      f"from the receiver database {r.db or '(unnamed)'}.")]
+                      f"from the receiver database {r.db or '(unnamed)'}. Newest hour record: "
+                      f"{iso_utc(r.data_through - 3600)}"
+                      + ("." if r.data_through >= r.end else
+                         "; the hours after it have no data and are substituted."))]
     for ident, title, section in SECTIONS:
         out.append(Heading(ident, title))
         out += section(r)

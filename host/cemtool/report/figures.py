@@ -116,6 +116,11 @@ class Report:
     uncertainty: Uncertainty
     devices: list[DeviceTrace] = field(default_factory=list)
 
+    @property
+    def data_through(self) -> int:
+        """The end of the newest hour with a record (hours after it can only be substituted)."""
+        return max(f.t + HOUR_S for p in self.points() for f in p.hours if f.hour.record)
+
     def points(self) -> list[PointFigures]:
         return [p for s in self.sources for p in s.points]
 
@@ -126,6 +131,7 @@ class Report:
             "period": {"from": iso_utc(self.start), "to": iso_utc(self.end),
                        "hours": (self.end - self.start) // HOUR_S},
             "rule": self.rule,
+            "data_through": iso_utc(self.data_through),
             "totals_kg": _kg_json(self.tally),
             "sources_kg": {s.source.id: _kg_json(s.tally) for s in self.sources},
             "points_kg": {p.point.id: _kg_json(p.tally) for p in self.points()},

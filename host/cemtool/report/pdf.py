@@ -19,7 +19,7 @@ from .figures import Report
 
 SPELLED = {"Δ": "d", "ρ": "rho", "√": "sqrt", "⁴": "^4", "⁻⁶": "^-6", "≥": ">=", "≤": "<=",
            "−": "-", "–": "-", "≈": "~", "∝": "~", "σ": "sd", "½": "1/2", "—": "-", "₂": "2"}
-CHART_SCALE = 1.45   # charts are drawn 480 pt wide; the landscape page has room for more
+CHART_SCALE = 1.15  # charts are drawn 480 pt wide; the landscape page has room for more
 
 
 def latin(text: str) -> str:
