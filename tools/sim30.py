@@ -50,7 +50,8 @@ def check_run(out: Path) -> dict:
     return opts
 
 
-def pack(out: Path, dest: Path, wall_s: float | None = None) -> None:
+def pack(out: Path, dest: Path, wall_s: float | None = None, run_commit: str | None = None
+         ) -> None:
     from cemtool.sim import scenario as scen
     from cemtool.site import for_simulation
 
@@ -73,8 +74,7 @@ def pack(out: Path, dest: Path, wall_s: float | None = None) -> None:
     site = for_simulation(dest, "sim-01", sc)
     site.write_text(site.read_text().replace("written by cemtool sim run",
                                              "written by tools/sim30.py"))
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = head()
     mp = subprocess.run([str(ROOT / ".venv" / "bin" / "micropython"), "-c",
                          "import sys; print(sys.version)"], capture_output=True, text=True)
     cmd = "python " + " ".join(command(Path("OUT")))
@@ -90,7 +90,8 @@ Made by `tools/sim30.py` (run it again to remake this folder). The run:
   unpacked, sha256 {hashlib.sha256(raw).hexdigest()[:16]}…), records by kind: {counts}
 - `truth.json`: the simulator's own integration of the stack (kg CO2 per UTC hour)
 - `site.toml`: `cemtool.site.for_simulation` of the run's scenario
-- packed at commit {commit or '?'}; Python {platform.python_version()}; MicroPython unix port
+- run with the firmware and cemtool of commit {run_commit or '(not recorded)'}, packed at commit
+  {commit or '?'}; Python {platform.python_version()}; MicroPython unix port
   {mp.stdout.strip() or '?'}{'' if wall_s is None else f'; the run took {wall_s / 60:.0f} min'}
 
 Used by `tests/test_report_sim.py`.
@@ -99,13 +100,19 @@ Used by `tests/test_report_sim.py`.
           f"{(dest / 'receiver.sqlite.xz').stat().st_size:,} compressed")
 
 
+def head() -> str:
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("/tmp/sim30"), help="the run's folder")
     ap.add_argument("--fixture", type=Path, default=FIXTURE, help="where to pack it")
     ap.add_argument("--pack-only", action="store_true", help="pack a finished run, do not run")
+    ap.add_argument("--run-commit", help="with --pack-only: the commit the run was made with")
     a = ap.parse_args()
-    wall = None
+    wall, run_commit = None, a.run_commit
     if not a.pack_only:
         import time
         t0 = time.monotonic()
@@ -113,7 +120,8 @@ def main() -> None:
         if proc.returncode:
             sys.exit(f"error: the simulator run failed (exit {proc.returncode})")
         wall = time.monotonic() - t0
-    pack(a.out, a.fixture, wall)
+        run_commit = head()
+    pack(a.out, a.fixture, wall, run_commit)
 
 
 if __name__ == "__main__":
