@@ -4,11 +4,33 @@ UARTs are pseudo-terminals (or any character device) opened raw; on the simulato
 SPI, ADC and the clock travel over its bridge (``cemt.board.simbus``), in tests they are the
 in-process models of ``cemt.board.bench``; flash is the NOR simulator over a file; the watchdog
 and pins only keep state that tests can inspect.
+
+A profile value ``"<name>"`` (a pty path, the flash image, the clock's speed in ``boards/sim.json``)
+belongs to the simulator's board: it is looked up in ``sim.ports.json``, which the board writes in
+the root of its filesystem at every start, so the template deploys unchanged.
 """
 import select
 import termios
 
 from cemt.board.clock import Clock, VirtualClock  # noqa: F401  (part of the seam)
+
+PORTS = "sim.ports.json"
+_ports = None
+
+
+def fill(v):
+    """``v``, or the sim board's value for a ``"<name>"`` placeholder (OSError if it has none)."""
+    if type(v) is not str or len(v) < 3 or v[0] != "<" or v[-1] != ">":
+        return v
+    global _ports
+    if _ports is None:
+        from cemt.config import load_json
+        _ports = load_json(PORTS, {})
+    name = v[1:-1]
+    if name not in _ports:
+        raise OSError("board profile value %s: no %r in %s" % (v, name, PORTS))
+    return _ports[name]
+
 
 class UART:
     """``machine.UART``-like byte stream over a raw pseudo-terminal.
@@ -112,7 +134,7 @@ class WDT:
 # travel over it; without it they are in-process models for tests.
 
 def uart(path, baudrate=9600, timeout=100, **kw):
-    return UART(path, baudrate, timeout)
+    return UART(fill(path), baudrate, timeout)
 
 
 def i2c(devices=None, via=None, bus_id=0, **kw):
@@ -148,19 +170,21 @@ def adc(ident=None, via=None, channel=0, **kw):
 
 def bridge(path, **kw):
     from cemt.board import simbus
-    return simbus.Bus(path)
+    return simbus.Bus(fill(path))
 
 
 def clock(via=None, start=None, speed=None, quality=0, **kw):
+    speed = fill(speed)
     if via is not None:
         from cemt.board import simbus
-        return simbus.SimClock(via, quality)
+        return simbus.SimClock(via, quality, speed)
     if start is not None:
         return VirtualClock(start, speed)
     return Clock()
 
 
 def flash(path, block_size=4096, blocks=256, nor=True, **kw):
+    path = fill(path)
     if nor:
         from cemt.board.norflash import NorFlash
         return NorFlash(path, block_size, blocks)

@@ -81,3 +81,84 @@ def run(out: str, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...],
         click.echo(json.dumps(summary.__dict__))
     else:
         click.echo("\n".join(summary.lines()))
+
+
+@sim.command("board")
+@click.option("--out", "out", type=click.Path(file_okay=False), default="out/board", show_default=True,
+              help="The board's folder: fs/ (its filesystem), flash.img, usb.path, rs485.path.")
+@click.option("--speed", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Simulated seconds per real second.")
+@click.option("--scenario", default="constant", show_default=True,
+              help=f"A built-in scenario ({', '.join(scen.builtins())}) or a TOML file.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario key.")
+@click.option("--fault", "faults", multiple=True, metavar="DEVICE:KIND@START[+DURATION]",
+              help="Schedule a sensor fault, e.g. co2:gas=0@1h+10m or dp:disconnect@30m+1m.")
+@click.option("--seed", type=int, help="Noise seed (default: the scenario's).")
+@click.option("--bare", is_flag=True,
+              help="MicroPython only: no lib/, boot.py, main.py or board.json (fresh from "
+                   "flash-runtime).")
+@click.option("--heap", default="288K", show_default=True, help="Device heap limit (-X heapsize).")
+@click.option("--baud", type=click.IntRange(min=300), help="Pace the USB port at this baud rate "
+              "(10 bits a byte); default unpaced.")
+@click.option("--modem", type=click.Choice(["simcom", "quectel"]), default="simcom", show_default=True,
+              help="The modem family the board carries (and the emulator speaks).")
+def board(out: str, speed: int, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...],
+          seed: int | None, bare: bool, heap: str, baud: int | None, modem: str) -> None:
+    """Run the sim board until stopped; its USB port's path is the first line printed."""
+    import signal
+    import threading
+
+    from cemtool.sim.board import Board
+    from cemtool.sim.runner import SimError
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        stopping.set()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    try:
+        b = Board(out, speed=speed, bare=bare, scenario=scenario, sets=sets, faults=faults,
+                  seed=seed, heap=heap, baud=baud, modem=modem)
+        b.start()
+    except (scen.ScenarioError, SimError) as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        click.echo(b.port)
+        click.echo(f"rs485 {(b.out / 'rs485.path').read_text().strip()}; filesystem {b.fs}; "
+                   f"{'bare; ' if bare else ''}{speed}x real time; Ctrl-C to stop")
+        sys.stdout.flush()
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        b.stop()
+
+
+@sim.command("inject")
+@click.option("--out", "out", type=click.Path(file_okay=False), default="out/board", show_default=True,
+              help="The running board's folder.")
+@click.argument("fault")
+def inject(out: str, fault: str) -> None:
+    """Apply FAULT to the running sim board now, e.g. co2:gas=0, dp:gas=0, temp:disconnect+60,
+    power+10."""
+    from cemtool.sim.board import order
+    from cemtool.sim.runner import SimError
+    try:
+        reply = order(out, "inject", fault)
+    except SimError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"injected {reply['fault']}")
+
+
+@sim.command("clear")
+@click.option("--out", "out", type=click.Path(file_okay=False), default="out/board", show_default=True,
+              help="The running board's folder.")
+@click.argument("fault", metavar="DEVICE:KIND")
+def clear(out: str, fault: str) -> None:
+    """Remove every DEVICE:KIND fault of the running sim board, e.g. co2:gas."""
+    from cemtool.sim.board import order
+    from cemtool.sim.runner import SimError
+    try:
+        reply = order(out, "clear", fault)
+    except SimError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"cleared {reply['cleared']} {fault} fault(s)")

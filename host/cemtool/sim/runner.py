@@ -17,7 +17,8 @@ Outputs in ``OUT``: ``flash.img`` (the board's NOR flash), ``truth.json`` (the m
 integration, saved every 10 simulated minutes), ``records.jsonl`` (decoded from the flash image),
 ``sim.json`` (the run's settings, for ``--resume``), ``device.log`` (the device's console),
 ``receiver.sqlite``, ``receiver.log`` and ``cemtool.keys`` (the receiver's database, log and key
-file).
+file; arrival times in simulated time), ``site.toml`` (the monitoring boundary of the simulated site,
+docs/site.md).
 """
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cemtool import build, flashimage, keys
+from cemtool import build, flashimage, keys, site
 from cemtool.receiver import Counters, Receiver
 from cemtool.records import HOUR, MINUTE
 from cemtool.store import Store, StoreError
@@ -164,8 +166,10 @@ class ReceiverHost:
     up every instance's counters.
     """
 
-    def __init__(self, db: Path, keyfile: Path, log_path: Path) -> None:
+    def __init__(self, db: Path, keyfile: Path, log_path: Path,
+                 clock: Callable[[], int] | None = None) -> None:
         self.db = db
+        self.clock = clock  # arrival times in the world's (simulated) milliseconds
         self.keyfile = keyfile
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -193,7 +197,7 @@ class ReceiverHost:
     def start(self) -> int:
         async def go() -> int:
             self._store = Store(self.db)
-            self._receiver = Receiver(self._store, keys.KeyRing(self.keyfile))
+            self._receiver = Receiver(self._store, keys.KeyRing(self.keyfile), clock=self.clock)
             return (await self._receiver.start("127.0.0.1", self.port))[1]
         try:
             self.port = self._call(go())
@@ -277,6 +281,91 @@ class WatchedPty(Pty):
     @property
     def waiting(self) -> bool:
         return self.booting or self.heard > self.said
+
+
+class Rig:
+    """Everything on the sim board around the device process, served by one ``Hub``.
+
+    The bus bridge with its I2C, SPI and ADC models, the CO2 analyser the scenario fits (GSS on
+    a pty, or Modbus through pymodbus), the RS485 port on a bus of its own (its master's path in
+    ``OUT/rs485.path`` while the rig runs) and, if given, the modem emulator. ``paths`` names
+    the ptys and the flash image by the placeholders of ``boards/sim.json``; ``profile()`` is
+    that template filled in. ``sim run`` and ``sim board`` build the same rig.
+    """
+
+    def __init__(self, world: World, out: Path, emu: ModemEmulator | None = None) -> None:
+        self.world = world
+        self.out = out
+        self.template = json.loads(BOARD_TEMPLATE.read_text())
+        template = self.template
+        self.analyser = world.scenario.co2_analyser
+        co2 = template["gss_co2"] if self.analyser == "gss" else template["sensors"]["co2"]
+        cfg = {name: entry.get("cfg", {}) for name, entry in template["sensors"].items()}
+        self.hub = Hub().start()
+        bus = self.hub.add(SimBus(world))
+        sdp, bmp = SDP3x(world, cfg["dp"]), BMP280(world, cfg["pa"])
+        rtd, loop = MAX31865(world, cfg["temp"]), CurrentLoop(world, cfg["ps"], device="ps")
+        bus.attach_i2c(cfg["dp"].get("addr", 0x25), sdp)
+        bus.attach_i2c(cfg["pa"].get("addr", 0x76), bmp)
+        bus.attach_spi(template["buses"]["rtd_cs"]["ident"], rtd)
+        bus.attach_adc(template["buses"]["ps_adc"]["channel"], loop)
+        if self.analyser == "gss":
+            analyser = self.hub.add(GssAnalyser(world, co2["cfg"]))
+        else:
+            analyser = ModbusAnalyser(world, co2["cfg"])
+            self.hub.call(analyser.start)
+        self.bus = bus
+        self.endpoints = [bus, analyser]
+        self.models = [sdp, bmp, rtd, loop, analyser]
+        # The board's RS485 port on a bus of its own: `cemtool poll --port $(cat OUT/rs485.path)`
+        # can poll the node while the rig runs.
+        self.rs485 = BusHub(1).start()
+        (out / "rs485.path").write_text(self.rs485.master_path + "\n")
+        self.paths = {"bridge": bus.path, "co2": analyser.path, "rs485": self.rs485.device_paths[0],
+                      "flash": str((out / "flash.img").resolve())}
+        self.emu = emu.start() if emu is not None else None
+        if self.emu is not None:
+            self.paths["modem"] = self.emu.path
+
+    def profile(self, console: bool, speed: int | None = None) -> dict:
+        """The board profile with every path filled in; no modem entries without a modem."""
+        profile = board_profile(self.template, self.paths, self.analyser)
+        profile["console"] = console
+        if speed is None:
+            profile["clock"].pop("speed", None)
+        else:
+            profile["clock"]["speed"] = speed
+        if self.emu is None:
+            for name in ("modem", "uplink"):
+                profile.pop(name)
+            for name in ("modem_uart", "modem_key"):
+                profile["buses"].pop(name)
+        else:
+            profile["modem"]["family"] = self.emu.family
+        return profile
+
+    def power_cut(self, off_s: int) -> None:
+        """The board was off ``off_s`` seconds: the world moved on, every part starts afresh."""
+        if self.emu is not None:
+            self.emu.power(False)  # the modem shares the board's supply
+        self.hub.call(self.world.advance_to, self.world.t_ms + off_s * 1000)
+        for ep in self.endpoints:
+            self.hub.call(ep.reset)
+        for model in self.models:
+            self.hub.call(model.power_cycle)
+        if self.emu is not None:
+            self.emu.power(True)
+
+    def close(self) -> None:
+        for ep in self.endpoints:
+            if isinstance(ep, ModbusAnalyser):
+                self.hub.call(ep.stop)
+                ep.close()
+        self.hub.stop()
+        self.rs485.stop()
+        (self.out / "rs485.path").unlink(missing_ok=True)
+        if self.emu is not None:
+            self.emu.close()
 
 
 class Runner:
@@ -426,10 +515,12 @@ class Runner:
         build.compile_firmware(fs / "lib")
         build.install_sources_only(fs)
         (out / "sim.json").write_text(json.dumps(asdict(self.opts), indent=1))
+        site.for_simulation(out, DEVICE_ID, self.sc)
         if self.opts.uplink and not (fs / "device.key").exists():
             self._provision()
         if self.opts.uplink:
-            self.rx = ReceiverHost(out / "receiver.sqlite", out / "cemtool.keys", out / "receiver.log")
+            self.rx = ReceiverHost(out / "receiver.sqlite", out / "cemtool.keys", out / "receiver.log",
+                                   clock=lambda: self.world.t_ms)
             self.rx.start()
         if not self.resume:
             target = ("127.0.0.1", self.rx.port) if self.rx else None
@@ -465,48 +556,20 @@ class Runner:
             self._link = [f for f in self._link if f.start >= done]
 
     def _start_hub(self) -> dict[str, str]:
-        template = json.loads(BOARD_TEMPLATE.read_text())
-        co2 = template["gss_co2"] if self.sc.co2_analyser == "gss" else template["sensors"]["co2"]
-        cfg = {name: entry.get("cfg", {}) for name, entry in template["sensors"].items()}
-        self.hub = Hub().start()
-        bus = self.hub.add(SimBus(self.world))
-        sdp, bmp = SDP3x(self.world, cfg["dp"]), BMP280(self.world, cfg["pa"])
-        rtd, loop = MAX31865(self.world, cfg["temp"]), CurrentLoop(self.world, cfg["ps"], device="ps")
-        bus.attach_i2c(cfg["dp"].get("addr", 0x25), sdp)
-        bus.attach_i2c(cfg["pa"].get("addr", 0x76), bmp)
-        bus.attach_spi(template["buses"]["rtd_cs"]["ident"], rtd)
-        bus.attach_adc(template["buses"]["ps_adc"]["channel"], loop)
-        if self.sc.co2_analyser == "gss":
-            analyser = self.hub.add(GssAnalyser(self.world, co2["cfg"]))
-        else:
-            analyser = ModbusAnalyser(self.world, co2["cfg"])
-            self.hub.call(analyser.start)
-        self.endpoints = [bus, analyser]
-        self.models = [sdp, bmp, rtd, loop, analyser]
-        # The board's RS485 port on a bus of its own: `cemtool poll --port $(cat OUT/rs485.path)`
-        # can poll the node while the run lasts.
-        self.rs485 = BusHub(1).start()
-        (self.out / "rs485.path").write_text(self.rs485.master_path + "\n")
-        paths = {"bridge": bus.path, "co2": analyser.path, "rs485": self.rs485.device_paths[0],
-                 "flash": str((self.out / "flash.img").resolve())}
+        emu = None
         if self.rx is not None:
             world = self.world
             # Network time and registration count simulated time; the socket goes to the receiver
             # wherever the device's settings point (its port changes on --resume).
-            self.emu = ModemEmulator(self.opts.modem, pty=WatchedPty(), clock=lambda: world.t,
-                                     timer=lambda: world.t_ms / 1000, reg_delay=REG_DELAY_S,
-                                     boot_delay=0.05, redirect=("127.0.0.1", self.rx.port)).start()
-            paths["modem"] = self.emu.path
-        profile = board_profile(template, paths, self.sc.co2_analyser)
-        if self.emu is None:
-            for name in ("modem", "uplink"):
-                profile.pop(name)
-            for name in ("modem_uart", "modem_key"):
-                profile["buses"].pop(name)
-        else:
-            profile["modem"]["family"] = self.opts.modem
+            emu = ModemEmulator(self.opts.modem, pty=WatchedPty(), clock=lambda: world.t,
+                                timer=lambda: world.t_ms / 1000, reg_delay=REG_DELAY_S,
+                                boot_delay=0.05, redirect=("127.0.0.1", self.rx.port))
+        self.rig = Rig(self.world, self.out, emu)
+        self.hub, self.emu = self.rig.hub, self.rig.emu
+        self.endpoints, self.models = self.rig.endpoints, self.rig.models
+        profile = self.rig.profile(console=False)
         (self.out / "fs" / "board.json").write_text(json.dumps(profile, indent=1))
-        return paths
+        return self.rig.paths
 
     def _start_device(self) -> None:
         fs = self.out / "fs"
@@ -532,15 +595,7 @@ class Runner:
             finally:
                 self._kill(self._why or "stop")
                 self.hub.call(self.truth.write, self.out / "truth.json")
-                for ep in self.endpoints:
-                    if isinstance(ep, ModbusAnalyser):
-                        self.hub.call(ep.stop)
-                        ep.close()
-                self.hub.stop()
-                self.rs485.stop()
-                (self.out / "rs485.path").unlink(missing_ok=True)
-                if self.emu is not None:
-                    self.emu.close()
+                self.rig.close()
             wall = time.monotonic() - wall0
             counters = self.rx.counters() if self.rx else None
         finally:
@@ -565,15 +620,7 @@ class Runner:
                 raise SimError(f"the device stopped unexpectedly (exit {self._proc.returncode}): "
                                + last_line(self.out / "device.log"))
             self.cuts_done += 1
-            if self.emu is not None:
-                self.emu.power(False)  # the modem shares the board's supply
-            self.hub.call(self.world.advance_to, self.world.t_ms + self._cut_off_s * 1000)
-            for ep in self.endpoints:
-                self.hub.call(ep.reset)
-            for model in self.models:
-                self.hub.call(model.power_cycle)
-            if self.emu is not None:
-                self.emu.power(True)
+            self.rig.power_cut(self._cut_off_s)
             self._start_device()
 
     def _summarise(self, wall: float, simulated_s: int, counters: Counters | None) -> Summary:

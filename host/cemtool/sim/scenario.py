@@ -24,8 +24,9 @@ SCALAR_KEYS = {
 }
 ANALYSERS = ("modbus", "gss")
 DEVICES = ("co2", "dp", "temp", "pa", "ps")
-FAULT_KINDS = ("disconnect", "garble", "stuck", "spike", "drift", "overrange")
+FAULT_KINDS = ("disconnect", "garble", "stuck", "spike", "drift", "overrange", "gas")
 FAULT_DEFAULTS = {"spike": 1.0, "drift": 0.02}   # spike: relative jump; drift: relative per hour
+GAS_DEVICES = ("co2", "dp")  # gas=V: a calibration gas on the analyser, or the pitot lines vented
 # Faults of the uplink path, executed by the runner: the 4G link, the modem, the receiver.
 LINK_FAULTS = {"link": ("outage",), "modem": ("hang", "garble"), "receiver": ("restart",)}
 
@@ -55,7 +56,7 @@ class Fault:
 
     def __str__(self) -> str:
         head = "power" if self.kind == "power" else f"{self.device}:{self.kind}"
-        if self.param and self.kind != "power":
+        if (self.param or self.kind == "gas") and self.kind != "power":
             head += f"={self.param:g}"
         tail = "" if self.duration is None else f"+{self.duration}"
         return f"{head}@{self.start}{tail}"
@@ -146,6 +147,8 @@ def parse_fault(text: str) -> Fault:
                             f"{', '.join((*DEVICES, *LINK_FAULTS))}")
     if kind not in FAULT_KINDS:
         raise ScenarioError(f"bad fault {text!r}: kind must be one of {', '.join(FAULT_KINDS)}, power")
+    if kind == "gas" and device not in GAS_DEVICES:
+        raise ScenarioError(f"bad fault {text!r}: gas is for {' and '.join(GAS_DEVICES)} only")
     try:
         value = float(param) if param is not None else FAULT_DEFAULTS.get(kind, 0.0)
     except ValueError:

@@ -99,6 +99,17 @@ class World:
             return st.co2_wet_pct if self.scenario.co2_wet else st.co2_pct
         return self.GETTERS[device](st)
 
+    def inject(self, fault: Fault) -> None:
+        """Add a fault (times after the scenario start); it takes precedence over the others."""
+        self._faults.setdefault(fault.device, []).insert(0, fault)
+
+    def clear(self, device: str, kind: str) -> int:
+        """Remove every fault ``kind`` of ``device``, injected or from the scenario; how many."""
+        faults = self._faults.get(device, [])
+        kept = [f for f in faults if f.kind != kind]
+        self._faults[device] = kept
+        return len(faults) - len(kept)
+
     def fault(self, device: str) -> Fault | None:
         rel = self.t - self.scenario.start
         for f in self._faults.get(device, ()):
@@ -111,7 +122,8 @@ class World:
 
         Value faults are applied here: ``stuck`` holds the value of the fault's first second,
         ``spike`` multiplies every 10th second of the window by 1 + param, ``drift`` adds
-        param × elapsed hours (relative). ``disconnect``, ``garble`` and ``overrange`` are
+        param × elapsed hours (relative), ``gas`` replaces the stack by a calibration gas of
+        param (%vol CO2, or Pa of Δp with the pitot lines vented: no noise, no moisture). ``disconnect``, ``garble`` and ``overrange`` are
         returned for the emulator to render the way its device would.
         """
         v = self._true(device, self.state())
@@ -119,6 +131,8 @@ class World:
         if f is None:
             return v, None
         rel = self.t - self.scenario.start - f.start
+        if f.kind == "gas":
+            return f.param, None
         if f.kind == "stuck":
             v = self._true(device, self.model.state(self.scenario.start + f.start))
         elif f.kind == "spike":
