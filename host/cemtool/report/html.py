@@ -15,7 +15,7 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.85em}
 th,td{border:1px solid #cbd5e0;padding:.2em .5em;text-align:left;vertical-align:top}
 th{background:#edf2f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.total td{font-weight:bold;background:#f7fafc}
-figure{margin:1em 0}svg{max-width:100%;height:auto}
+figure{margin:1em 0}svg{width:100%;max-width:960px;height:auto}
 details summary{cursor:pointer;color:#2b6cb0}
 """
 LONG_TABLE = 40   # tables longer than this are folded (still in the file, one click away)

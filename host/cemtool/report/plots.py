@@ -164,10 +164,14 @@ def histogram(points: list[PointFigures], name: str, scale: int, title: str, uni
     bw = pw / bins
     for i, c in enumerate(counts):
         d.add(Rect(LEFT + i * bw, BOTTOM, bw * 0.9, c * s, fillColor=MEASURED, strokeColor=None))
-    _xlabels(d, [(LEFT + i * bw, f"{lo + i * width:,.4g}") for i in range(0, bins + 1, 4)])
+    _xlabels(d, [(LEFT + i * bw, _number(lo + i * width)) for i in range(0, bins + 1, 4)])
     d.add(String(W - RIGHT, BOTTOM - 24, unit, fontName="Helvetica", fontSize=7,
                  textAnchor="end"))
     return d
+
+
+def _number(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
 def svg(drawing: Drawing) -> str:
