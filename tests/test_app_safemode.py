@@ -2,7 +2,8 @@
 (tests/fw/alarms_node.py) from source and from .mpy, and the real app (main.py, .mpy) in a
 crash loop: three boots that crash make the fourth a safe one that still serves the command
 protocol on USB, says so in `info` and in its boot record, and the boot after it tries normal
-mode again; a normal node shows its raised warnings in `info` and `live`.
+mode again; a normal node shows its raised warnings in `info` and `live`, and a Ctrl-C on USB
+is not counted as a crash.
 """
 from __future__ import annotations
 
@@ -37,13 +38,13 @@ def test_alarms_node(mode):
 class Board:
     """A board's filesystem with the deployed firmware; ``boot()`` runs main.py once."""
 
-    def __init__(self, fs: Path) -> None:
+    def __init__(self, fs: Path, speed: int = 600) -> None:
         self.fs = fs
         self.lib = build.compile_firmware(fs.parent / "lib")
         build.install_sources_only(fs)
-        # No sensors: every sample is invalid, so minutes go stale; a clock that runs 600x.
+        # No sensors: every sample is invalid, so minutes go stale; a clock that runs ``speed``x.
         (fs / "board.json").write_text(json.dumps({
-            "name": "crashy", "port": "unix", "clock": {"start": T0, "speed": 600},
+            "name": "crashy", "port": "unix", "clock": {"start": T0, "speed": speed},
             "sensors": {}, "console": True, "watchdog_ms": 5000,
             "flash": {"main": {"path": "flash.img", "block_size": 4096, "blocks": 16}},
             "logs": {"minute": {"flash": "main", "first_block": 0, "blocks": 8},
@@ -145,5 +146,19 @@ def test_a_normal_node_shows_its_warnings_in_info_and_live(tmp_path):
         assert live["alarms"][0][1] >= 10
         assert [a[0] for a in usb.link.call("info").ok["alarms"]] == [STALE]
         assert usb.proc.poll() is None
+    finally:
+        usb.close()
+
+
+def test_ctrl_c_on_usb_is_not_a_crash(tmp_path):
+    board = Board(tmp_path / "fs", speed=1)  # real time: no health record within the test
+    board.configure(period_s=1)
+    usb = Usb(board)
+    try:
+        assert usb.probe()["safe"] == 0
+        assert board.state() == {"boots": 1, "unhealthy": 1}  # unproven yet
+        usb.link.transport.write(b"\x03")  # Ctrl-C: someone takes the board over (mpremote)
+        usb.proc.wait(timeout=10)
+        assert board.state() == {"boots": 1, "unhealthy": 0}
     finally:
         usb.close()

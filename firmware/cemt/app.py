@@ -520,6 +520,9 @@ def main(profile_path="board.json", config_path="config.json", state_path="state
                     key_path, state)
         node.start_uplink()
         asyncio.run(node.run())
+    except KeyboardInterrupt:  # Ctrl-C on USB: someone took the board over (mpremote, flash)
+        state.set("unhealthy", 0)
+        raise
     except Exception as e:  # a crash: reset, and the boot count will tell a loop
         import sys
         sys.print_exception(e)
