@@ -368,3 +368,12 @@ def test_gas_reads_the_gas_not_the_stack():
     world.advance_to((sc.start + 150) * 1000)
     assert world.measure("co2")[0] != 4.5 and world.measure("dp") == (0.0, None)
     assert world.clear("dp", "gas") == 1 and world.measure("dp")[0] > 10
+
+
+def test_baud_paces_the_port(tmp_path):
+    with Board(tmp_path / "slow", bare=True, baud=9600) as b:  # 960 bytes a second
+        t0 = time.monotonic()
+        run = mpremote(b.port, "exec", "print('x' * 2400)")
+        took = time.monotonic() - t0
+    assert run.stdout.strip() == "x" * 2400
+    assert took > 2.0, took  # 2.5 s of output at 9600 baud; unpaced it is a few ms

@@ -6,6 +6,7 @@ import time
 import asyncio
 
 from cemt.board import simbus, unix
+from cemt.board.simpace import PacedClock
 
 PORTS = "/tmp/cemt_test_sim_ports.json"
 IMAGE = "/tmp/cemt_test_sim_ports.img"
@@ -45,7 +46,7 @@ def test_without_speed_time_moves_only_by_sleeps():
 
 def test_with_speed_a_sleep_waits_its_real_share_and_time_follows_the_real_clock():
     bus = FakeBus(T0)
-    c = simbus.SimClock(bus, speed=20)
+    c = PacedClock(bus, 0, 20)
     r0 = time.ticks_ms()
     c.sleep_ms(2000)  # 100 ms of real time
     real = time.ticks_diff(time.ticks_ms(), r0)
@@ -63,7 +64,7 @@ def test_with_speed_a_sleep_waits_its_real_share_and_time_follows_the_real_clock
 
 def test_set_moves_utc_not_simulated_time():
     bus = FakeBus(T0)
-    c = simbus.SimClock(bus, speed=1)
+    c = PacedClock(bus, 0, 1)
     c.set(1800000000, 1)
     assert c.now() in (1800000000, 1800000001) and c.quality == 1
     assert c.ticks_ms() - T0 < 1000
@@ -71,7 +72,7 @@ def test_set_moves_utc_not_simulated_time():
 
 def test_asleep_at_speed_lets_other_tasks_run():
     bus = FakeBus(T0)
-    c = simbus.SimClock(bus, speed=10)
+    c = PacedClock(bus, 0, 10)
     runs = [0]
 
     async def other():

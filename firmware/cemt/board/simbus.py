@@ -10,7 +10,6 @@ crc is CRC-16/CCITT-FALSE over everything before it, big-endian. One request is 
 """
 import select
 import termios
-import time
 from array import array
 
 from micropython import const
@@ -127,47 +126,31 @@ class Bus:
 
 
 class SimClock:
-    """``VirtualClock`` whose time the host follows.
+    """``VirtualClock(speed=None)`` whose time the host follows.
 
-    Without a ``speed`` time moves only by sleeps (the simulation runs as fast as it can). With
-    ``speed=N`` (the sim board) simulated time also follows the real clock N times faster and a
-    sleep waits the real time it stands for, so the world and the console keep a real pace.
-    Whenever simulated time enters a new second the clock sends the TIME barrier, which returns
-    once the host's model and faults are at that second, so every sensor read that follows sees
-    the world at the device's time. ``set`` moves the device's idea of UTC, not simulated time.
+    Time moves only by sleeps. Whenever a sleep enters a new simulated second the clock sends the
+    TIME barrier, which returns once the host's model and faults are at that second, so every sensor
+    read that follows sees the world at the device's time. ``set`` moves the device's idea of UTC,
+    not simulated time.
     """
 
-    def __init__(self, bus, quality=TQ_UNSYNCED, speed=None):
+    def __init__(self, bus, quality=TQ_UNSYNCED):
         self._bus = bus
         self._t_ms = bus.hello()
         self._sent = self._t_ms // 1000
         self._off = 0
         self.quality = quality
-        self._speed = speed
-        self._vt = self._t_ms           # simulated time the real clock has run
-        self._real = time.ticks_ms()
-
-    def _follow(self):
-        if self._speed:
-            now = time.ticks_ms()
-            # rebased every call, so the port's ticks wrapping around never matters
-            self._vt += time.ticks_diff(now, self._real) * self._speed
-            self._real = now
-            self.advance(self._vt - self._t_ms)
 
     def now(self):
-        self._follow()
         return (self._t_ms + self._off) // 1000
 
     def ticks_ms(self):
-        self._follow()
         return self._t_ms
 
     def ticks_diff(self, a, b):
         return a - b
 
     def set(self, unix_s, quality):
-        self._follow()
         self._off = unix_s * 1000 + self._t_ms % 1000 - self._t_ms
         self.quality = quality
 
@@ -180,29 +163,13 @@ class SimClock:
             self._bus.put_u64(2, self._t_ms)
             self._bus.call(OP_TIME, 8)
 
-    def _real_ms(self, target):
-        # real milliseconds until the real clock's simulated time reaches ``target``
-        self._follow()
-        return max(0, (target - self._vt + self._speed - 1) // self._speed)
-
     def sleep_ms(self, ms):
-        if self._speed:
-            target = self.ticks_ms() + ms
-            time.sleep_ms(self._real_ms(target))
-            self._follow()
-            ms = target - self._t_ms
         self.advance(ms)
 
     async def asleep_ms(self, ms):
         import asyncio  # only an asyncio app pays for it
-        if self._speed:
-            target = self.ticks_ms() + ms
-            await asyncio.sleep_ms(self._real_ms(target))
-            self._follow()
-            self.advance(target - self._t_ms)
-        else:
-            self.advance(ms)
-            await asyncio.sleep_ms(0)
+        self.advance(ms)
+        await asyncio.sleep_ms(0)
 
 
 class I2C:

@@ -176,8 +176,11 @@ def bridge(path, **kw):
 def clock(via=None, start=None, speed=None, quality=0, **kw):
     speed = fill(speed)
     if via is not None:
+        if speed:
+            from cemt.board.simpace import PacedClock
+            return PacedClock(via, quality, speed)
         from cemt.board import simbus
-        return simbus.SimClock(via, quality, speed)
+        return simbus.SimClock(via, quality)
     if start is not None:
         return VirtualClock(start, speed)
     return Clock()

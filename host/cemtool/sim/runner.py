@@ -61,6 +61,7 @@ REG_DELAY_S = 20       # simulated seconds from power-on (or the end of an outag
 DRAIN_MAX_S = 3600     # simulated seconds the device may run past the end to deliver its backlog
 CCLK_HOLD_S = 0.02     # real seconds the world waits for the device to read the network time
 PACE_S = 0.002         # real seconds per simulated second while the device waits on a silent modem
+STALL_S = 60           # real seconds without a clock barrier after which the device is given up
 BOARD_TEMPLATE = Path(__file__).resolve().parent.parent.parent.parent / "boards" / "sim.json"
 
 
@@ -606,10 +607,19 @@ class Runner:
     def _run_device(self, first_t: int) -> None:
         self._start_device()
         while True:
+            seen, since = self.world.t_ms, time.monotonic()
             while self._proc.poll() is None:
                 time.sleep(0.05)
                 if self.progress:
                     self.progress(self.world.t - first_t, self.end_t - first_t)
+                if self.world.t_ms != seen:
+                    seen, since = self.world.t_ms, time.monotonic()
+                elif time.monotonic() - since > STALL_S:
+                    # alive but not sampling (e.g. a safe mode): the run would never end
+                    self._kill("stall")
+                    self._proc.wait()
+                    raise SimError(f"the device stopped moving simulated time for {STALL_S} s: "
+                                   + last_line(self.out / "device.log"))
             if self._why == "end":
                 return
             if self._why != "cut" and self._proc.returncode == RESET_EXIT:
