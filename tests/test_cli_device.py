@@ -157,12 +157,18 @@ def test_a_board_that_vanishes_mid_dump(tmp_path):
     finally:
         b.close()
     line = one_error_line(res)
-    got = list(records.decode_stream(out.read_bytes()))  # whole records only
-    assert 0 < len(got) < 400000
-    assert [r.seq for r in got] == list(range(1, len(got) + 1))
-    assert line.startswith("error: records: ") and "stopped answering" in line
-    assert line.endswith(f"{out} holds {len(got)} records up to seq {len(got)}; "
-                         f"resume with --since {len(got) + 1} --append")
+    got = [r.seq for r in records.decode_stream(out.read_bytes())]  # whole records only
+    assert 0 < len(got) < 400000 and len(set(got)) == len(got) and min(got) == 1
+    assert line.startswith(("error: records: the device stopped answering",  # mid-answer
+                            "error: records: no answer from the device"))  # between requests
+    # The relay drops what the host does not read in time (a loaded test machine): dump asks
+    # again for what a lost frame held, so the file may be out of order; if the cut came first,
+    # the line names the seqs missing from the file.
+    top = max(got)
+    missing = sorted(set(range(1, top)) - set(got))
+    gaps = "" if not missing else " (seqs missing: "
+    assert f"{out} holds {len(got)} records up to seq {top}{gaps}" in line
+    assert line.endswith(f"; resume with --since {top + 1} --append")
 
 
 def test_config_get_and_set(board):

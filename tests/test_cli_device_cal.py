@@ -125,10 +125,12 @@ def test_settle_counts_fresh_working_readings_only():
 class FakeLink:
     """Answers live from a list of readings (one per call), records from a list of seqs."""
 
-    def __init__(self, readings=(), seqs=(), fail_after=None):
+    def __init__(self, readings=(), seqs=(), fail_after=None, lose=()):
         self.readings = list(readings)
         self.seqs = list(seqs)
         self.fail_after = fail_after
+        self.lose = list(lose)  # part numbers (of all parts sent) lost on the way
+        self.parts = 0
         self.calls = 0
         self.t = 100
 
@@ -143,7 +145,9 @@ class FakeLink:
         for i in range(0, len(todo), 3):
             if self.fail_after is not None and i >= self.fail_after:
                 raise LinkTimeout("records: the device stopped answering for 3 s")
-            on_part({"recs": [minute(s) for s in todo[i:i + 3]]}) if on_part else None
+            self.parts += 1
+            if on_part and self.parts not in self.lose:
+                on_part({"recs": [minute(s) for s in todo[i:i + 3]]})
         nxt = todo[-1] + 1 if todo else args["from"]
         return Reply({"next": nxt, "sent": len(todo) if on_part else 0,
                       "first": self.seqs[0], "last": self.seqs[-1], "acked": 0})
@@ -183,6 +187,21 @@ def test_dump_finds_gaps_and_writes_whole_batches():
                 dv.DumpWriter(out, "jsonl"))
     assert e.value.summary.records == 6 and e.value.summary.last == 6
     assert [json.loads(x)["seq"] for x in out.getvalue().decode().splitlines()] == list(range(1, 7))
+
+
+def test_dump_asks_again_for_what_a_lost_frame_held():
+    seqs = [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13]  # 7 is a genuine skip
+    for lose, order in (((2,), [1, 2, 3, 8, 9, 10, 11, 12, 13, 4, 5, 6]),  # a middle part
+                        ((4,), [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13]),  # the tail
+                        ((1, 2, 3, 4, 5), [4, 5, 6, 8, 9, 10, 11, 12, 13, 1, 2, 3])):
+        out = io.BytesIO()
+        s = dv.dump(FakeLink(seqs=seqs, lose=lose), "minute", 0, dv.DumpWriter(out, "cbor"))
+        got = [r.seq for r in records.decode_stream(out.getvalue())]
+        assert got == order, lose
+        assert (s.records, s.first, s.last, s.gaps) == (12, 1, 13, [[7, 7]]), lose
+    with pytest.raises(dv.ProtocolError, match="2 records of an answer did not arrive in 3 tries"):
+        dv.dump(FakeLink(seqs=[1, 2, 3, 4, 5], lose=range(2, 99)), "minute", 0,
+                dv.DumpWriter(io.BytesIO(), "cbor"))
 
 
 def test_units_and_settings():

@@ -153,8 +153,9 @@ def dump(port: str | None, log: str, since: int, out_path: str, fmt: str, append
         except (LinkError, OSError) as e:
             progress.close()
             s: dv.DumpSummary = getattr(e, "summary", dv.DumpSummary(log))
+            gaps = f" (seqs missing: {dv.gap_text(s.gaps)})" if s.gaps else ""
             where = f"{out_path} holds {s.records} records" + \
-                (f" up to seq {s.last}; resume with --since {s.last + 1} --append"
+                (f" up to seq {s.last}{gaps}; resume with --since {s.last + 1} --append"
                  if s.last is not None else "")
             reason = f"cannot write {out_path}: {e.strerror}" if isinstance(e, OSError) else str(e)
             fail(f"{reason}; {where}")

@@ -345,11 +345,16 @@ class DumpSummary:
     def lines(self) -> list[str]:
         span = "no records" if self.first is None else f"seq {self.first}-{self.last}"
         missing = sum(b - a + 1 for a, b in self.gaps)
-        gaps = "no gaps" if not self.gaps else f"{len(self.gaps)} gaps ({missing} seqs missing: " + \
-            ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.gaps[:5]) + \
-            (", …" if len(self.gaps) > 5 else "") + ")"
+        gaps = "no gaps" if not self.gaps else \
+            f"{len(self.gaps)} gaps ({missing} seqs missing: {gap_text(self.gaps)})"
         return [f"{self.log}: {self.records} records, {span}, {gaps}",
                 f"{self.seconds:.1f} s, {self.rate:.0f} records/s"]
+
+
+def gap_text(gaps: list[list[int]], most: int = 5) -> str:
+    """``4-6, 11, 20-29, …``: the first ``most`` gaps."""
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in gaps[:most])
+    return text + (", …" if len(gaps) > most else "")
 
 
 class DumpWriter:
@@ -376,6 +381,17 @@ class DumpWriter:
 
 
 BATCH = 1024  # records per request: the most the node sends for one
+TRIES = 3  # requests for the records of an answer that lost a frame on the way
+
+
+def _batch(part: dict, log: str) -> list[Record]:
+    recs = part.get("recs")
+    if not isinstance(recs, list) or not recs:
+        raise ProtocolError(f"records: a part of the {log} log without records")
+    try:
+        return [Record.from_list(v) for v in recs]
+    except RecordError as e:
+        raise ProtocolError(f"records: the device sent a bad record: {e}") from None
 
 
 def dump(link: Link, log: str, since: int, writer: DumpWriter,
@@ -383,45 +399,53 @@ def dump(link: Link, log: str, since: int, writer: DumpWriter,
          clock: Callable[[], float] = time.monotonic) -> DumpSummary:
     """Fetch ``log`` from seq ``since`` to its end into ``writer``; the summary of what came.
 
-    A link error propagates; by then ``writer`` holds every record received, and ``summary``
-    (the exception's ``summary`` attribute) says up to which seq.
+    Parts are written as they arrive. When an answer's records fall short of its ``sent``
+    (a frame lost on the way), the seqs it skipped are asked for again (``TRIES`` times) and
+    written when they come, after the ones already written: the file is then not in seq order,
+    but it holds each record once. A link error propagates; by then ``writer`` holds every
+    record received, and ``summary`` (the exception's ``summary`` attribute) says up to which
+    seq and which are missing.
     """
     s = DumpSummary(log)
     t0 = clock()
+    high = [-1]  # the highest seq asked for so far that is received or counted as a gap
+
+    def written(batch: list[Record]) -> None:
+        writer.write(batch)
+        seqs = [r.seq for r in batch]
+        s.first = min(seqs) if s.first is None else min(s.first, *seqs)
+        s.last = max(seqs) if s.last is None else max(s.last, *seqs)
+        s.records += len(batch)
+        s.seconds = clock() - t0
+        if progress:
+            progress(s)
+
+    def take(part: dict) -> None:
+        batch = _batch(part, log)
+        for r in batch:
+            if r.seq <= high[0]:
+                raise ProtocolError(f"records: seq {r.seq} came after {high[0]}")
+            if high[0] >= 0 and r.seq > high[0] + 1:
+                s.gaps.append([high[0] + 1, r.seq - 1])
+            high[0] = r.seq
+        written(batch)
+
     try:
         # an empty request for the log's range, so progress has a total from the start
         head = link.call("records", {"log": log, "from": 0xFFFFFFFF, "max": 1}).ok
         s.log_first, s.log_last = head["first"], head["last"]
         nxt = max(since, 0)
-
-        def take(part: dict) -> None:
-            recs = part.get("recs")
-            if not isinstance(recs, list) or not recs:
-                raise ProtocolError(f"records: a part of the {log} log without records")
-            try:
-                batch = [Record.from_list(v) for v in recs]
-            except RecordError as e:
-                raise ProtocolError(f"records: the device sent a bad record: {e}") from None
-            for r in batch:
-                if s.last is not None and r.seq <= s.last:
-                    raise ProtocolError(f"records: seq {r.seq} came after {s.last}")
-                if s.last is not None and r.seq > s.last + 1:
-                    s.gaps.append([s.last + 1, r.seq - 1])
-                if s.first is None:
-                    s.first = r.seq
-                s.last = r.seq
-            writer.write(batch)
-            s.records += len(batch)
-            s.seconds = clock() - t0
-            if progress:
-                progress(s)
         while True:
-            before = s.records
+            before, gaps_before = s.records, len(s.gaps)
             ok = link.call("records", {"log": log, "from": nxt, "max": BATCH}, on_part=take).ok
             s.log_last = max(s.log_last or 0, ok["last"])
-            if s.records - before != ok["sent"]:
-                raise ProtocolError(f"records: {s.records - before} of {ok['sent']} records "
-                                    f"arrived (a frame was lost)")
+            lost = ok["sent"] - (s.records - before)
+            if lost:
+                if ok["next"] - 1 > high[0]:  # the answer's tail was lost
+                    start = max(nxt, ok["first"]) if high[0] < 0 else high[0] + 1
+                    s.gaps.append([start, ok["next"] - 1])
+                    high[0] = ok["next"] - 1
+                _refill(link, log, s, gaps_before, lost, written)
             nxt = ok["next"]
             if ok["sent"] == 0 or nxt > ok["last"]:
                 break
@@ -431,6 +455,43 @@ def dump(link: Link, log: str, since: int, writer: DumpWriter,
         raise
     s.seconds = clock() - t0
     return s
+
+
+def _refill(link: Link, log: str, s: DumpSummary, since_gap: int, lost: int,
+            written: Callable[[list[Record]], None]) -> None:
+    """Ask again for the seqs of ``s.gaps[since_gap:]`` until ``lost`` records came."""
+    for _ in range(TRIES):
+        for gap in list(s.gaps[since_gap:]):
+            a, b = gap
+            got: set[int] = set()
+
+            def take(part: dict) -> None:
+                batch = [r for r in _batch(part, log) if a <= r.seq <= b and r.seq not in got]
+                got.update(r.seq for r in batch)
+                if batch:
+                    written(batch)
+            link.call("records", {"log": log, "from": a, "max": min(BATCH, b - a + 1)},
+                      on_part=take)
+            if got:
+                lost -= len(got)
+                i = s.gaps.index(gap)
+                s.gaps[i:i + 1] = _missing(a, b, got)
+        if lost <= 0:
+            return
+    raise ProtocolError(f"records: {lost} records of an answer did not arrive in {TRIES} tries")
+
+
+def _missing(a: int, b: int, got: set[int]) -> list[list[int]]:
+    """The ranges of ``a..b`` not in ``got``."""
+    out: list[list[int]] = []
+    for seq in range(a, b + 1):
+        if seq in got:
+            continue
+        if out and out[-1][1] == seq - 1:
+            out[-1][1] = seq
+        else:
+            out.append([seq, seq])
+    return out
 
 
 # -- config
