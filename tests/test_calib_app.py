@@ -32,7 +32,7 @@ def test_node_calibrate(mode):
     out = proc.stdout + proc.stderr
     passed = [ln for ln in proc.stdout.splitlines() if ln.startswith("PASS ")]
     assert proc.returncode == 0 and "RESULT" in proc.stdout and "FAIL" not in proc.stdout, out
-    assert len(passed) == 12, out
+    assert len(passed) == 13, out
 
 
 class Board:

@@ -38,7 +38,6 @@ from micropython import const
 
 from cemt import VERSION, records
 from cemt.alarms import Alarms
-from cemt.calib import N_READINGS, History, co2_value
 from cemt.config import load_json
 from cemt.edge import CO2, DP, TEMP, Edge, EdgeConfig
 from cemt.hardware import CHANNELS, LOG_LONG, LOG_MINUTE, RESET_EXIT, Hardware
@@ -51,6 +50,7 @@ NET_SLACK_S = const(2)  # network time this close to a set clock confirms it (no
 FW = "cemt " + VERSION
 SAFE_AFTER = const(3)  # boots in a row that did not reach healthy: the next is a safe one
 _LIVE = const(5)  # channels reported by ``live`` (all but xsw)
+CAL_READINGS = const(10)  # the raw readings a calibration judges (docs/calibration.md)
 
 
 def read_key(path):
@@ -73,6 +73,24 @@ def csq(dbm):
 def _tenths(v):
     # live() units: CO2 0.001 -> 0.01 %vol, temperature 0.01 -> 0.1 degC, rounded
     return (v + 5) // 10 if v >= 0 else -((5 - v) // 10)
+
+
+class Recent:
+    """The last ``CAL_READINGS`` raw readings of a channel and their statuses, in no order."""
+
+    def __init__(self):
+        self.values = array("i", bytes(4 * CAL_READINGS))
+        self.status = bytearray(CAL_READINGS)
+        self.n = 0  # readings held, up to CAL_READINGS
+        self._i = 0
+
+    def add(self, value, status):
+        i = self._i
+        self.values[i] = value
+        self.status[i] = status
+        self._i = (i + 1) % CAL_READINGS
+        if self.n < CAL_READINGS:
+            self.n += 1
 
 
 class Follow:
@@ -155,7 +173,7 @@ class Node:
         # What the node runs with: settings apply at boot, calibrations at once (calibrate)
         self.cal = dict(config.get("cal"))
         self._edge_cfg = dict(ec)
-        self.raw = (History(), History())  # the latest raw CO2 and Δp readings
+        self.raw = (Recent(), Recent())  # the latest raw CO2 and Δp readings
         if not safe:
             self._restore()
         self.values = array("i", (0, 0, 0, 0, 0, 0))
@@ -202,8 +220,10 @@ class Node:
             st = ch.driver.status
             if i == CO2 or i == DP:
                 self.raw[i].add(v, st)
-                v = co2_value(v, cal["co2_zero"], cal["co2_gain"]) if i == CO2 else \
-                    v - cal["dp_zero"]
+                if i == CO2:
+                    v = (v - cal["co2_zero"]) * cal["co2_gain"] // 10000
+                else:
+                    v -= cal["dp_zero"]
             self.values[i] = v
             self.status[i] = st
 
@@ -351,8 +371,9 @@ class Node:
         raw = None
         if calib.needs_reading(ch, action):
             sensor = self._sensor(CO2 if ch == records.CH_CO2 else DP)
-            raw = calib.steady(ch, self.raw[sensor.index], self.config.get("cal"),
-                               N_READINGS * sensor.every_s * self.period_s)
+            r = self.raw[sensor.index]
+            raw = calib.steady(ch, r.values, r.status, r.n, self.config.get("cal"),
+                               CAL_READINGS * sensor.every_s * self.period_s)
         out = calib.plan(ch, action, ref, self.config.get("cal"), self.config.get("edge"), raw)
         result = out.result
         ver = self.config.ver

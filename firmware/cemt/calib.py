@@ -2,18 +2,19 @@
 
 Pure and in integers (docs/calibration.md); ``cemt.app``'s ``Node.calibrate`` applies the result::
 
-    hist = History()                   # the sampler adds every raw reading of a channel:
-    hist.add(raw, status)              #   the last N_READINGS values and statuses, no allocation
     needs_reading(channel, action)     # NotImplementedError for what cannot be calibrated
-    raw = steady(channel, hist, cal, seconds)      # mean raw reading, RuntimeError if not steady
+    raw = steady(channel, values, status, n, cal, seconds)
+                                       # the mean of the channel's last raw readings (kept by the
+                                       # app's sampler), RuntimeError if they are not steady
     out = plan(channel, action, ref, cal, edge, raw)   # an Outcome: what to log and to change
+
+The app imports this module only when a calibration runs: a node that is not being calibrated
+does not keep it in its heap.
 
 Channels and units (docs/protocol.md, ``calibrate``): 1 CO2 (0.001 %vol), 2 pitot Δp (0.01 Pa),
 6 velocity (0.01 m/s). ``cal`` and ``edge`` are the config sections of those names
 (``cemt.config``): coefficients, full scales and the limits in per mille of full scale.
 """
-from array import array
-
 from micropython import const
 
 from cemt.records import (CAL_APPLIED, CAL_FACTOR, CAL_REJECTED, CAL_SPAN, CAL_ZERO, CH_CO2,
@@ -21,7 +22,6 @@ from cemt.records import (CAL_APPLIED, CAL_FACTOR, CAL_REJECTED, CAL_SPAN, CAL_Z
 
 CAL_CHECK = const(4)
 CAL_CHECKED = const(3)
-N_READINGS = const(10)  # readings a steady reading is judged on
 DRIFT_PM = const(25)    # a check's drift limit: 2.5 % of full scale (HJ 75/76-2017)
 ONE = const(10000)      # gains and factors in 1e-4
 # Site factors: the ranges the edge's fixed-point scaling covers (docs/edge.md, EdgeConfig).
@@ -39,24 +39,6 @@ _DP = ("\u0394p", "Pa", 2, "dp_fs", "dp_zero", "dp_zero_max", "dp_spread")
 def co2_value(raw, zero, gain):
     """A calibrated CO2 reading: (raw - zero) * gain, gain in 1e-4."""
     return (raw - zero) * gain // ONE
-
-
-class History:
-    """The last ``N_READINGS`` raw readings of a channel and their statuses."""
-
-    def __init__(self):
-        self.values = array("i", bytes(4 * N_READINGS))
-        self.status = bytearray(N_READINGS)
-        self.n = 0  # readings held, up to N_READINGS
-        self._i = 0
-
-    def add(self, value, status):
-        i = self._i
-        self.values[i] = value
-        self.status[i] = status
-        self._i = (i + 1) % N_READINGS
-        if self.n < N_READINGS:
-            self.n += 1
 
 
 class Outcome:
@@ -115,25 +97,26 @@ def _full_scale(cal, key):
     return fs
 
 
-def steady(channel, hist, cal, seconds):
-    """The mean raw reading of the last ``N_READINGS``, rounded, if they are steady.
+def steady(channel, values, status, n, cal, seconds):
+    """The mean of the raw readings ``values`` (``n`` of them taken so far, at most
+    ``len(values)``), rounded, if they are steady.
 
-    Steady: all of them status N (0) and their spread (max - min) within the channel's spread
-    limit (per mille of full scale). Otherwise RuntimeError saying why; ``seconds`` is the time
-    the readings span, for the message.
+    Steady: the buffer is full, every status is N (0) and the spread (max - min) is within the
+    channel's spread limit (per mille of full scale). Otherwise RuntimeError saying why;
+    ``seconds`` is the time the readings span, for the message.
     """
     name, unit, places, fs_key, _, _, spread_key = _spec(channel)
-    if hist.n < N_READINGS:
+    size = len(values)
+    if n < size:
         raise RuntimeError("%s reading not ready: %d of %d readings since boot"
-                           % (name, hist.n, N_READINGS))
-    for s in hist.status:
+                           % (name, n, size))
+    for s in status:
         if s:
             raise RuntimeError("%s reading not usable: status %s in the last %d s"
                                % (name, "NFMSDCTB"[s] if s < 8 else "?", seconds))
-    v = hist.values
-    lo = hi = v[0]
+    lo = hi = values[0]
     total = 0
-    for x in v:
+    for x in values:
         total += x
         if x < lo:
             lo = x
@@ -144,7 +127,7 @@ def steady(channel, hist, cal, seconds):
         raise RuntimeError("%s reading not stable: spread %s %s over %d s (limit %s)"
                            % (name, _fixed(hi - lo, places), unit, seconds,
                               _fixed(limit, places)))
-    return (2 * total + N_READINGS) // (2 * N_READINGS)
+    return (2 * total + size) // (2 * size)
 
 
 def _ratio(num, den):

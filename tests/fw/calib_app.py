@@ -320,3 +320,20 @@ def test_over_rs485_the_change_is_logged_as_remote():
     assert res["result"] == 0 and res["after"] == -25 and res["ver"] == 2
     assert sorted(r[5:] for r in _long(node, CONFIG)) == [
         ["cal.dp_t", 0, node.clock.now(), 1], ["cal.dp_zero", 0, -25, 1]]
+
+
+def test_the_raw_ring_keeps_the_last_ten_without_allocating():
+    import gc
+    import micropython
+    r = app.Recent()
+    for v in range(25):
+        r.add(v, 4 if v < 12 else 0)
+    assert r.n == 10 and sorted(r.values) == list(range(15, 25)) and not any(r.status)
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        for v in range(100):
+            r.add(-v * 1000, 0)
+    finally:
+        micropython.heap_unlock()
+    assert sorted(r.values) == [-99000 + 1000 * i for i in range(10)]

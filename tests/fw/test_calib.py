@@ -1,8 +1,11 @@
-"""cemt.calib: the reading history, steadiness, and the arithmetic and limits of every action."""
+"""cemt.calib: steadiness of the last readings, and the arithmetic and limits of every action."""
+from cemt.edge import EdgeConfig  # first: compiling it from source needs the most heap
+
+from array import array
+
 from cemt import calib
-from cemt.calib import CAL_CHECK, CAL_CHECKED, History, needs_reading, plan, steady
+from cemt.calib import CAL_CHECK, CAL_CHECKED, needs_reading, plan, steady
 from cemt.config import DEFAULTS
-from cemt.edge import EdgeConfig
 from cemt.records import (CAL_APPLIED, CAL_FACTOR, CAL_REJECTED, CAL_SPAN, CAL_ZERO, CH_CO2,
                           CH_DP, CH_PS, CH_TEMP, CH_VEL)
 
@@ -18,10 +21,13 @@ def _edge():
 
 
 def _hist(values, status=0):
-    h = History()
-    for v in values:
-        h.add(v, status)
-    return h
+    """The app's ring of the last 10 readings after ``values`` were read (in ring order)."""
+    v = array("i", bytes(40))
+    st = bytearray(10)
+    for i, x in enumerate(values):
+        v[i % 10] = x
+        st[i % 10] = status
+    return v, st, min(len(values), 10)
 
 
 def _raises(exc, fn, *args):
@@ -32,52 +38,33 @@ def _raises(exc, fn, *args):
     raise AssertionError("no %s" % exc.__name__)
 
 
-def test_history_keeps_the_last_ten_readings_without_allocating():
-    h = History()
-    for v in range(25):
-        h.add(v, v % 3 == 0 and v < 12)
-    assert h.n == 10 and sorted(h.values) == list(range(15, 25))
-    assert not any(h.status)
-    import gc
-    import micropython
-    gc.collect()
-    micropython.heap_lock()
-    try:
-        for v in range(100):
-            h.add(-v * 1000, 0)
-    finally:
-        micropython.heap_unlock()
-    assert sorted(h.values) == [-99000 + 1000 * i for i in range(10)]
-
-
 def test_steady_gives_the_rounded_mean():
     cal = _cal()
-    assert steady(CH_CO2, _hist([15000] * 5 + [15001] * 5), cal, 10) == 15001  # 15000.5 up
-    assert steady(CH_CO2, _hist([100, 100, 101, 100, 100, 100, 100, 100, 100, 100]), cal, 10) == 100
-    assert steady(CH_DP, _hist([-3, -4, -3, -4, -3, -4, -3, -4, -3, -5]), cal, 10) == -4
+    assert steady(CH_CO2, *_hist([15000] * 5 + [15001] * 5), cal, 10) == 15001  # 15000.5 up
+    assert steady(CH_CO2, *_hist([100, 100, 101, 100, 100, 100, 100, 100, 100, 100]), cal, 10) == 100
+    assert steady(CH_DP, *_hist([-3, -4, -3, -4, -3, -4, -3, -4, -3, -5]), cal, 10) == -4
     # the spread limit is inclusive: 1 % of 20 %vol = 0.200 %vol
-    assert steady(CH_CO2, _hist([1000] * 9 + [1200]), cal, 10) == 1020
+    assert steady(CH_CO2, *_hist([1000] * 9 + [1200]), cal, 10) == 1020
 
 
 def test_unsteady_readings_are_refused_with_the_reason():
     cal = _cal()
-    msg = _raises(RuntimeError, steady, CH_CO2, _hist([15000] * 9 + [15350]), cal, 10)
+    msg = _raises(RuntimeError, steady, CH_CO2, *_hist([15000] * 9 + [15350]), cal, 10)
     assert msg == "CO2 reading not stable: spread 0.350 %vol over 10 s (limit 0.200)", msg
-    msg = _raises(RuntimeError, steady, CH_DP, _hist([0] * 9 + [51]), cal, 20)
+    msg = _raises(RuntimeError, steady, CH_DP, *_hist([0] * 9 + [51]), cal, 20)
     assert msg == "\u0394p reading not stable: spread 0.51 Pa over 20 s (limit 0.50)", msg
-    msg = _raises(RuntimeError, steady, CH_CO2, _hist([15000] * 4), cal, 10)
+    msg = _raises(RuntimeError, steady, CH_CO2, *_hist([15000] * 4), cal, 10)
     assert msg == "CO2 reading not ready: 4 of 10 readings since boot", msg
-    h = _hist([15000] * 10)
-    h.add(15000, 4)  # one D among them
-    msg = _raises(RuntimeError, steady, CH_CO2, h, cal, 10)
+    v, st, n = _hist([15000] * 10)
+    st[3] = 4  # one D among them
+    msg = _raises(RuntimeError, steady, CH_CO2, v, st, n, cal, 10)
     assert msg == "CO2 reading not usable: status D in the last 10 s", msg
-    for _ in range(10):
-        h.add(15000, 0)
-    assert steady(CH_CO2, h, cal, 10) == 15000  # a fault leaves the window: usable again
+    st[3] = 0  # the fault left the window: usable again
+    assert steady(CH_CO2, v, st, n, cal, 10) == 15000
     # limits follow the full scale: 1 % of a 5 %vol analyser is 0.050 %vol
-    msg = _raises(RuntimeError, steady, CH_CO2, _hist([0] * 9 + [60]), _cal(co2_fs=5000), 10)
+    msg = _raises(RuntimeError, steady, CH_CO2, *_hist([0] * 9 + [60]), _cal(co2_fs=5000), 10)
     assert msg.endswith("spread 0.060 %vol over 10 s (limit 0.050)"), msg
-    assert "co2_fs" in _raises(ValueError, steady, CH_CO2, _hist([0] * 10), _cal(co2_fs=0), 10)
+    assert "co2_fs" in _raises(ValueError, steady, CH_CO2, *_hist([0] * 10), _cal(co2_fs=0), 10)
 
 
 def test_which_actions_exist():
