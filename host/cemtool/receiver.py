@@ -14,7 +14,7 @@ import asyncio
 import logging
 import secrets
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cbor2
@@ -190,8 +190,9 @@ class Receiver:
     """Serves device sessions; one instance per store and key ring."""
 
     def __init__(self, store: Store, keys: KeyRing, hello_timeout: float = 30.0,
-                 idle_timeout: float = 900.0) -> None:
+                 idle_timeout: float = 900.0, clock: Callable[[], int] | None = None) -> None:
         self.store = store
+        self.clock = clock  # arrival time in ms since 1970; None: the host's wall clock
         self.keys = keys
         self.hello_timeout = hello_timeout
         self.idle_timeout = idle_timeout
@@ -297,7 +298,8 @@ class Receiver:
                 if batch.n != expect:
                     raise ProtocolError(REPLAY, f"batch counter {batch.n}, expected {expect}")
                 try:
-                    c = self.store.commit(device, batch.log, batch.records, batch.blobs)
+                    c = self.store.commit(device, batch.log, batch.records, batch.blobs,
+                                          arrived_ms=self.clock() if self.clock else None)
                 except (StoreError, BatchError) as e:
                     log.error("%s: %s: %s", peer, who, e)
                     raise ProtocolError(BUSY, "storage failed; try later") from None
