@@ -438,10 +438,7 @@ class Node:
         (self.cal if out.section == "cal" else self._edge_cfg).update(changes)
         # The running edge takes the new factors and version now, keeping the open periods
         # whole: they carry the version in force when they close (docs/calibration.md).
-        e = self.edge
-        e._kp = self._edge_cfg["kp"]
-        e._kv = self._edge_cfg["kv"]
-        e._ver = new
+        self.edge.retune(self._edge_cfg["kp"], self._edge_cfg["kv"], new)
         return new
 
     def provision(self, device, site, point, key):

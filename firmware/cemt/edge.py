@@ -135,6 +135,17 @@ class Edge:
         self._sum = [0] * NQ   # their sums over the minute
         self._out = [0] * (NQ + 2 * NMM)
 
+    def retune(self, kp, kv, ver):
+        """Take new pitot factors and a new version from the next sample on (a calibration).
+
+        Open periods stay whole and carry ``ver`` when they close. The mass scale keeps the
+        bound of the factors it was built with: larger factors stay exact, they may only cost
+        a long-int allocation per sample on a 32-bit port.
+        """
+        self._kp = kp
+        self._kv = kv
+        self._ver = ver
+
     def sample(self, t, tq, values, status):
         if t <= self._last:
             self.rejected += 1

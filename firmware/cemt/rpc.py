@@ -28,8 +28,10 @@ string) over ``"cemt-cmd" | addr | request`` under the node key; it must name th
 - ``node.logs``: dict log name -> ``cemt.ringlog.RingLog`` (``iter_from``, ``first_seq``,
   ``last_seq``, ``acked``, ``ack``, ``stats``).
 - ``node.stats()``: dict name -> int (boots, uptime, heap, ...).
-- ``node.calibrate(req)``: run one calibration action ``{"channel", "action", "ref"}`` and return
-  exactly ``{"result", "reading", "before", "after", "ver"}`` as its calibration record has them;
+- ``node.calibrate(req)``: run one calibration action ``{"channel", "action", "ref"}`` (plus
+  ``"source": 1`` when it came over RS485) and return ``{"result", "reading", "before", "after",
+  "ver"}`` as its calibration record has them, and ``drift``, ``limit`` for a check
+  (docs/calibration.md);
   raises NotImplementedError (no provider or channel), ValueError (a request the provider
   refuses), RuntimeError or OSError (the action failed).
 - ``node.provision(device, site, point, key)``: store identity and key; returns the config version.

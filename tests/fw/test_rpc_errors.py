@@ -24,7 +24,7 @@ def test_calibrate_shapes_and_error_codes():
              ({"channel": 2, "action": 1, "ref": 0}, E.FAILED),
              ({"channel": 1, "action": 1, "ref": -5}, E.INVALID),
              ({"channel": 7, "action": 1, "ref": 0}, E.BAD_REQUEST),
-             ({"channel": 1, "action": 4, "ref": 0}, E.BAD_REQUEST),
+             ({"channel": 1, "action": 5, "ref": 0}, E.BAD_REQUEST),
              ({"channel": 1, "action": 1}, E.BAD_REQUEST))
     for args, code in cases:
         req = {"id": 2, "op": "calibrate"}
