@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/python tools/demo.py
 
 test: $(STAMP)
+	sh tools/ensure_chromium.sh
 	$(BIN)/python -m pytest -q
 
 firmware-test: $(STAMP)
