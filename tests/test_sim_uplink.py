@@ -166,8 +166,11 @@ def test_usb_console_answers_info_and_live(tmp_path):
                 break
             except LinkTimeout:
                 assert time.monotonic() < deadline and proc.poll() is None
+        state = {k: info.pop(k) for k in ("alarms", "safe", "boots", "reset")}
         assert info == {"device": "stack-07", "site": "plant", "point": "p1", "fw": "cemt 0.1.0",
                         "board": "bench", "cfg": 4, "proto": 1, "files": 0}
+        assert state["safe"] == 0 and state["boots"] == 1 and state["reset"] == 0
+        assert isinstance(state["alarms"], list)
         live = link.call("live").ok
         while live["ch"]["ps"][1] == 2:  # M: no sample taken yet (it starts on a whole second)
             assert time.monotonic() < deadline

@@ -366,6 +366,8 @@ class Node:
     def calibrate(self, req):
         """One calibration action (docs/calibration.md): judged by ``cemt.calib``, applied at
         once to the settings and the running node, logged as a calibration record."""
+        if self.safe:
+            raise RuntimeError("safe mode: nothing is sampled")
         from cemt import calib
         ch, action, ref = req["channel"], req["action"], req["ref"]
         raw = None
@@ -394,9 +396,8 @@ class Node:
         if out.drift is not None:
             res["drift"] = out.drift
             res["limit"] = out.limit
-            alarms = getattr(self, "alarms", None)
-            if alarms is not None:
-                alarms.drift(ch, out.drift, out.limit)
+            if self.alarms is not None:
+                self.alarms.drift(ch, out.drift, out.limit)
         return res
 
     def _sensor(self, index):

@@ -15,7 +15,10 @@ string) over ``"cemt-cmd" | addr | request`` under the node key; it must name th
 
 - ``node.key``: the device key (32 bytes), or None before provisioning. Never sent anywhere.
 - ``node.info()``: a new dict with ``device``, ``site``, ``point`` (text), ``fw`` (firmware
-  version text) and ``board`` (board name text).
+  version text) and ``board`` (board name text); the app's node adds ``alarms``, ``safe``,
+  ``boots`` and ``reset`` (docs/alarms.md).
+- ``node.alarms`` (optional): a ``cemt.alarms.Alarms`` whose ``active()`` goes into ``live``, or
+  None.
 - ``node.files()``: iterable of ``(path, sha256 digest)`` of the deployed firmware files.
 - ``node.live()``: dict channel name -> ``(value, status)``: the latest sample, an int in the
   channel's unit (docs/protocol.md), and its status, an index into ``schema.FLAGS``.

@@ -125,7 +125,7 @@ def test_provision_stores_identity_and_key_but_never_logs_the_key():
     assert ver == node.config.ver == 2
     info = node.info()
     assert info == {"device": "stack-09", "site": "plant", "point": "p2", "fw": app.FW,
-                    "board": "bench"}
+                    "board": "bench", "alarms": [], "safe": 0, "boots": 3, "reset": 0}
     recs = [r[5:] for r in _long(node) if r[0] == CONFIG]
     assert ["device.key", 0, 0, 0] in recs and ["device.id", "", "stack-09", 0] in recs
     assert all(type(v) is not bytes for r in recs for v in r)

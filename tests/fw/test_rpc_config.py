@@ -15,7 +15,7 @@ def test_config_get_streams_sections_and_hides_secrets():
     node.config.data["uplink"] = {"host": "10.0.0.1", "key": b"secret", "psk_key": "x"}
     res = call(r, {"id": 2, "op": "config.get"})
     names = [p["name"] for p in res[:-1]]
-    assert names == ["cal", "device", "edge", "uplink"]
+    assert names == ["alarms", "cal", "device", "edge", "uplink"]
     got = {p["name"]: p["values"] for p in res[:-1]}
     assert got["edge"] == node.config.data["edge"]
     assert got["uplink"] == {"host": "10.0.0.1"}
