@@ -7,7 +7,7 @@ The run: the daily-load scenario for 720 simulated hours with a CO2 analyser dis
 on day 5, a garbled Δp sensor for 2 h on day 8, an 8 h link outage on day 10 (records wait in
 flash) and the device's power off for 5 h on day 20 (hours never measured: substitution has work).
 Packing writes tests/data/sim30/: receiver.sqlite.xz (checkpointed, vacuumed), truth.json,
-site.toml (``cemtool.site.for_simulation``) and README.md with the command and versions.
+site.toml (the run's, else ``cemtool.site.for_simulation``) and README.md with the command and versions.
 """
 from __future__ import annotations
 
@@ -71,9 +71,10 @@ def pack(out: Path, dest: Path, wall_s: float | None = None, run_commit: str | N
     (dest / "receiver.sqlite.xz").write_bytes(lzma.compress(raw, preset=9))
     shutil.copyfile(out / "truth.json", dest / "truth.json")
     sc = scen.load(opts["scenario"], sets=opts["sets"], faults=opts["faults"], seed=opts["seed"])
-    site = for_simulation(dest, "sim-01", sc)
-    site.write_text(site.read_text().replace("written by cemtool sim run",
-                                             "written by tools/sim30.py"))
+    if (out / "site.toml").exists():   # the runner writes it (cemtool.site.for_simulation)
+        shutil.copyfile(out / "site.toml", dest / "site.toml")
+    else:
+        for_simulation(dest, "sim-01", sc)
     commit = head()
     mp = subprocess.run([str(ROOT / ".venv" / "bin" / "micropython"), "-c",
                          "import sys; print(sys.version)"], capture_output=True, text=True)
