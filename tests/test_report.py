@@ -35,7 +35,8 @@ SITE = {
 }
 REQUIRED_SECTIONS = ("entity", "sources", "methodology", "totals", "monthly", "daily", "plots",
                      "quality", "substitutions", "calibrations", "gaps", "uncertainty",
-                     "traceability", "firmware", "config-changes", "seq-ranges")
+                     "traceability", "firmware", "config-changes", "calibration-events",
+                     "seq-ranges")
 
 
 def hour(seq: int, t: int, mass: int, nv: int = 60, ver: int = 1, co2: int = 1200,
@@ -285,6 +286,7 @@ def test_cli_html_and_json(db, tmp_path):
     assert column(fw, "firmware") == ["cemt 0.1.0", "cemt 0.1.1"]
     assert column(page.tables["config-table"], "key") == ["edge.kv"]
     assert column(page.tables["calibrations-table"], "drift % FS") == ["+0.60"]
+    assert column(page.tables["calibration-events-table"], "time") == ["2025-01-01T03:01:00Z"]
     gaps = page.tables["gaps-table"]
     assert [(r[1], r[3]) for r in gaps[1:]] == [("dev-c", "30–30")]
 

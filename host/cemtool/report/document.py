@@ -254,6 +254,9 @@ def _traceability(r: Report) -> list:
                      for log, lo, hi, n in d.logs]
         cfg_rows += [(d.device, iso_utc(c["t"]), str(c["seq"]), str(c["ver"]), str(c["key"]),
                       str(c["old"]), str(c["new"]), str(c["source"])) for c in d.config_changes]
+    cal_rows = [(c.device, iso_utc(c.t), str(c.seq), str(c.ver), str(c.channel), str(c.action),
+                 str(c.before), str(c.after), str(c.result))
+                for p in r.points() for c in p.quality.calibrations]
     return [
         Table("devices-table", ("device", "points"), dev_rows),
         Heading("firmware", "Firmware versions (boot records)", 3),
@@ -264,9 +267,15 @@ def _traceability(r: Report) -> list:
         Heading("config-changes", f"Configuration changes ({len(cfg_rows)})", 3),
         Table("config-table", ("device", "time", "seq", "ver", "key", "old", "new", "source"),
               cfg_rows) if cfg_rows else Para("No configuration change recorded."),
+        Heading("calibration-events", f"Calibration events ({len(cal_rows)})", 3),
+        Table("calibration-events-table", ("device", "time", "seq", "ver after", "channel",
+                                           "action", "before", "after", "result"), cal_rows)
+        if cal_rows else Para("No calibration record in the period."),
         Heading("seq-ranges", "Record sequence ranges in the period", 3),
         Table("seq-table", ("device", "log", "first seq", "last seq", "held", "absent"),
               seq_rows),
+        Para("Absent seqs are listed one by one in section 6 (sequence gaps): records deleted "
+             "from the database or never delivered are found, not hidden."),
     ]
 
 
