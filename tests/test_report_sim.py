@@ -128,6 +128,7 @@ def test_thirty_days_mrr(sim30, tmp_path):
     mrr = cemtool("report", "--db", str(sim30 / "receiver.sqlite"), "--site",
                   str(sim30 / "site.toml"), "--from", "2025-01-01", "--to", "2025-01-30",
                   "--out", str(tmp_path / "b.html"), "--json", "--rule", "mrr")
+    assert hj.returncode == 0 and mrr.returncode == 0, hj.stderr + mrr.stderr
     a, b = json.loads(hj.stdout), json.loads(mrr.stdout)
     # MRR needs 48 valid minutes, HJ 75 45: never fewer substituted hours, the same measured
     # hours otherwise
