@@ -8,7 +8,9 @@ indices of the sensors the board has. The node feeds it:
 - ``sample(status)`` after every sample: consecutive fault samples per channel (no allocation);
 - ``period(rec)`` with every minute and hour record it stores: thresholds, stale data, the link;
 - ``housekeep(now, tq, minute_stats, cal)`` every health period: backlog, calibration due;
-- ``drift(channel, drift, limit)`` after a calibration check.
+- ``drift(channel, drift, limit)`` after a calibration check;
+- ``mode_on(code, seconds)`` / ``mode_off(code, remaining)`` when a calibration or maintenance
+  mode starts and ends (the node keeps the mode; this keeps its record and its entry).
 
 Every warning has hysteresis, so a value that wanders around a threshold raises it once: a level
 is raised above its limit and cleared below ``clear_pct`` % of it; a count (fault samples, stale
@@ -30,6 +32,8 @@ BACKLOG = const(21)
 LINK_DOWN = const(22)
 CAL_DUE = const(30)    # + channel: 31 CO2, 32 dp
 DRIFT = const(40)      # + channel: 41 CO2, 42 dp, 46 velocity
+CAL_MODE = const(50)   # the node is in calibration mode (its samples are status C)
+MAINT_MODE = const(51)  # ... in maintenance mode (status M)
 
 _NV = const(7)         # HEADER + index of nv, co2 in the period records
 _CO2 = const(8)
@@ -180,3 +184,16 @@ class Alarms:
             self._clear(code, drift)
         else:
             self._set(code, drift, limit)
+
+    def mode_on(self, code, seconds):
+        """A calibration (50) or maintenance (51) mode of ``seconds`` began; renewing a mode
+        already on logs nothing and takes the new duration."""
+        on = self._on.get(code)
+        if on is None:
+            self._set(code, seconds, seconds)
+        else:
+            on[0] = on[1] = seconds
+
+    def mode_off(self, code, remaining):
+        """The mode ended, ``remaining`` seconds before its time (0: it ran out)."""
+        self._clear(code, remaining)

@@ -7,7 +7,8 @@ from the board's filesystem, builds the hardware, and runs the tasks:
 - at boot, today's stored records are folded back into the edge (``cemt.restore``), so an hour
   or day cut by a restart still sums all its minutes;
 - the sampler, once a period on the board clock: reads every channel, applies the calibration,
-  feeds the edge; the edge's finished records go straight into the ring logs (an append is
+  feeds the edge (every status C or M while a calibration or maintenance mode is on, see
+  ``Node.maint``); the edge's finished records go straight into the ring logs (an append is
   durable when it returns), and the watchdog is fed only after a complete sample; the warnings
   (``cemt.alarms``) see every sample's statuses and every stored minute and hour record;
 - the housekeeper: a health record every 10 minutes (the first one marks the boot healthy), the
@@ -37,11 +38,11 @@ import asyncio
 from micropython import const
 
 from cemt import VERSION, records
-from cemt.alarms import Alarms
+from cemt.alarms import CAL_MODE, MAINT_MODE, Alarms
 from cemt.config import load_json
 from cemt.edge import CO2, DP, TEMP, Edge, EdgeConfig
 from cemt.hardware import CHANNELS, LOG_LONG, LOG_MINUTE, RESET_EXIT, Hardware
-from cemt.schema import HOUR, M, MINUTE
+from cemt.schema import HOUR, C, M, MINUTE
 
 HEALTH_S = const(600)
 KEY_SIZE = const(32)
@@ -177,7 +178,11 @@ class Node:
         if not safe:
             self._restore()
         self.values = array("i", (0, 0, 0, 0, 0, 0))
-        self.status = bytearray(6)
+        self.status = bytearray(6)  # what the edge gets: the sensor's, or the mode's
+        self.sensor = bytearray(6)  # what the sensors said
+        self.mode = 0  # C or M while a calibration or maintenance mode is on, else 0 (N)
+        self.mode_from = 0
+        self.mode_until = 0
         self.wdt = None if safe else hw.watchdog()
         self.samples = 0
         self._health_due = asyncio.Event()
@@ -212,20 +217,21 @@ class Node:
     def read_channels(self):
         cal = self.cal
         n = self.samples  # a small int: t itself is a long int on 32-bit ports
+        mode = self.mode if self.mode and self.maint_state() else 0
         for ch in self.hw.channels:
-            if n % ch.every_s:
-                continue  # a slow quantity: hold the last reading
             i = ch.index
-            v = ch.driver.read()
-            st = ch.driver.status
-            if i == CO2 or i == DP:
-                self.raw[i].add(v, st)
-                if i == CO2:
-                    v = (v - cal["co2_zero"]) * cal["co2_gain"] // 10000
-                else:
-                    v -= cal["dp_zero"]
-            self.values[i] = v
-            self.status[i] = st
+            if n % ch.every_s == 0:  # else a slow quantity: hold the last reading
+                v = ch.driver.read()
+                st = ch.driver.status
+                if i == CO2 or i == DP:
+                    self.raw[i].add(v, st)  # calibrations judge the sensor, not the mode
+                    if i == CO2:
+                        v = (v - cal["co2_zero"]) * cal["co2_gain"] // 10000
+                    else:
+                        v -= cal["dp_zero"]
+                self.values[i] = v
+                self.sensor[i] = st
+            self.status[i] = mode or self.sensor[i]
 
     async def sampler(self):
         clock = self.clock
@@ -239,7 +245,7 @@ class Node:
             self.read_channels()
             self.edge.sample(t, clock.quality, self.values, self.status)
             if self.alarms is not None:
-                self.alarms.sample(self.status)
+                self.alarms.sample(self.sensor)  # a fault during calibration is still one
             self.samples += 1
             if self.wdt:
                 self.wdt.feed()
@@ -454,7 +460,50 @@ class Node:
 
     def reboot(self):
         self.healthy()
+        if self.mode:
+            self._end_mode(self.clock.now())
         self.hw.reset()
+
+    # -- calibration and maintenance mode
+
+    def maint(self, mode, seconds):
+        """Start calibration (``mode`` C) or maintenance (M) mode for ``seconds``, or end it
+        (0). Renewing the mode on moves its end; another mode ends it first. (mode, until)."""
+        if self.safe:
+            raise RuntimeError("safe mode: nothing is sampled")
+        now = self.clock.now()
+        if self.mode and self.mode != mode:
+            self._end_mode(now)
+        if mode:
+            if not self.mode:
+                self.mode_from = now
+            self.mode = mode
+            self.mode_until = now + seconds
+            self.alarms.mode_on(CAL_MODE if mode == C else MAINT_MODE, seconds)
+        return self.mode, self.mode_until
+
+    def maint_state(self):
+        """(mode, until) of the mode on, or None. A mode ends at ``until`` and when the clock
+        is stepped back before its start (the board clock is what bounds it)."""
+        if not self.mode:
+            return None
+        now = self.clock.now()
+        if not self.mode_from <= now < self.mode_until:
+            self._end_mode(now)
+            return None
+        return self.mode, self.mode_until
+
+    def _end_mode(self, now):
+        left = self.mode_until - now
+        self.alarms.mode_off(CAL_MODE if self.mode == C else MAINT_MODE,
+                             left if 0 < left <= self.mode_until - self.mode_from else 0)
+        self.mode = 0
+        self.mode_until = self.mode_from = 0
+
+    def sensor_status(self):
+        """{channel: status} as the sensors gave them (``live`` while a mode is on)."""
+        return {CHANNELS[ch.index]: self.sensor[ch.index] for ch in self.hw.channels
+                if ch.index < _LIVE}
 
     async def run(self):
         if not self.safe:

@@ -39,6 +39,10 @@ string) over ``"cemt-cmd" | addr | request`` under the node key; it must name th
   refuses), RuntimeError or OSError (the action failed).
 - ``node.provision(device, site, point, key)``: store identity and key; returns the config version.
 - ``node.reboot()``: reset the board (called after the reply was handed to the link).
+- ``node.maint(mode, seconds)`` (optional): start calibration (mode ``schema.C``) or maintenance
+  (``schema.M``) mode for ``seconds``, or end it (0); returns ``(mode, until)``; RuntimeError
+  when it cannot. ``node.maint_state()``: ``(mode, until)`` or None, into ``info`` and ``live``;
+  ``node.sensor_status()``: {channel: status} the sensors gave, into ``live`` while a mode is on.
 """
 import os
 
