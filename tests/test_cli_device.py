@@ -27,12 +27,12 @@ class Board:
     """A MicroPython process serving the command protocol, its USB port at ``port``."""
 
     def __init__(self, minutes: int = 0, gas: int = 12000, noise: int = 0,
-                 provisioned: bool = True) -> None:
+                 provisioned: bool = True, mode: bool = True) -> None:
         self.hub = BusHub(1).start()
         fd = os.open(self.hub.device_paths[0], os.O_RDWR | os.O_NOCTTY)
         self.proc = subprocess.Popen(
             [fwtest.tool("micropython"), "-X", "heapsize=96K", "tests/fw/cli_device_node.py",
-             str(minutes), str(gas), str(noise), str(int(provisioned))],
+             str(minutes), str(gas), str(noise), str(int(provisioned)), str(int(mode))],
             stdin=fd, stdout=fd, stderr=fd, env=fwtest.micropython_env("mpy"), cwd=fwtest.ROOT)
         os.close(fd)
         self.port = self.hub.master_path

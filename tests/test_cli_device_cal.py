@@ -27,7 +27,8 @@ def test_zero_waits_for_a_stable_reading_then_applies_and_verifies(zero_gas):
     assert res.exit_code == 0, res.output
     assert res.output.splitlines() == [
         "CO2 zero: applied", "  reading 0.130 %vol", "  coefficient before 0, after 130",
-        "  calibration version 2", "  verified: cal.co2_zero = 130, reading 0.00 %vol"]
+        "  calibration version 2", "  verified: cal.co2_zero = 130, reading 0.00 %vol",
+        "  calibration mode ended"]
     doc = json.loads(cli("config", "get", "cal", "--json", port=zero_gas.port).output)
     assert doc["sections"]["cal"]["co2_zero"] == 130 and doc["ver"] == 2
 
@@ -80,7 +81,8 @@ def test_check_records_drift_and_changes_nothing(tmp_path):
         assert res.exit_code == 0, res.output
         assert res.output.splitlines() == [
             "CO2 check: checked", "  reading 12.130 %vol", "  drift 0.000 %vol (limit ±0.625 %vol)",
-            "  calibration version 1", "  verified: nothing to read back"]
+            "  calibration version 1", "  verified: nothing to read back",
+            "  calibration mode ended"]
         res = cli("calibrate", "check", "--ref", "11.5", "--no-wait", "--json", port=b.port)
         assert res.exit_code == 0 and json.loads(res.output)["drift"] == 630
         res = cli("calibrate", "check", "--ref", "11.5", "--no-wait", port=b.port)

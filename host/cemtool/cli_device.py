@@ -1,4 +1,5 @@
-"""The board commands of ``cemtool``: info, live, dump, config, time, provision, calibrate.
+"""The board commands of ``cemtool``: info, live, dump, config, time, provision, calibrate,
+maint, reboot.
 
 Each talks to the board over the command protocol on USB (``cemtool.cliopts.open_link``); the
 logic behind them is ``cemtool.device``. docs/cli.md documents them.
@@ -16,8 +17,8 @@ from typing import Any
 import click
 
 from cemtool import device as dv
-from cemtool.cliopts import fail, json_option, open_link, port_option
-from cemtool.link import Link, LinkError, RemoteError
+from cemtool.cliopts import fail, json_option, open_link, port_option, resolve_port
+from cemtool.link import Link, LinkError, RemoteError, SerialTransport
 
 
 def _echo_json(obj: Any) -> None:
@@ -365,10 +366,16 @@ def calibrate() -> None:
     cal.dp_spread per mille of the full scale: 0.2 %vol for CO2 and 0.5 Pa for Δp by default),
     less one display unit. The board checks its own last 10 samples the same way and refuses
     an unsteady reading.
+
+    They put the board in calibration mode first (its samples are flagged C, so the gas is not
+    recorded as flue data) and end it when done, whatever happens; --keep-mode leaves it on for
+    the next step (it ends by itself 30 minutes after the last step, or with cemtool maint off).
     """
 
 
 def _cal_options(fn):
+    fn = click.option("--keep-mode", is_flag=True,
+                      help="Leave calibration mode on afterwards (for a next step).")(fn)
     fn = click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
                       metavar="S", help="Give up when the reading has not settled by then.")(fn)
     fn = click.option("--no-wait", is_flag=True, help="Skip the stability wait.")(fn)
@@ -409,44 +416,84 @@ class _SettleLine:
             sys.stderr.write("\n")
 
 
+KEEP_S = 1800  # a mode left on by --keep-mode ends by itself after this
+MODE_SLACK_S = 300  # a mode for one step: the wait's timeout and this (ended before anyway)
+
+
+def _start_cal_mode(link: Link, seconds: int) -> None:
+    """Calibration mode on for ``seconds``: ends the command when the board cannot."""
+    try:
+        link.call("maint", {"mode": "cal", "s": seconds})
+    except RemoteError as e:
+        if e.name in ("unknown_op", "unsupported"):
+            fail("the board's firmware has no calibration mode (maint op): update it with "
+                 "cemtool flash, so the gas is not recorded as flue data")
+        fail(f"calibration mode: the device refused: {e.msg}")
+
+
+def _end_mode(link: Link) -> None:
+    """Calibration mode off; if the board cannot be told, say when it ends by itself."""
+    try:
+        link.call("maint", {"mode": "off"})
+    except (LinkError, OSError) as e:
+        click.echo(f"warning: calibration mode could not be ended ({e}); it ends by itself "
+                   f"within {KEEP_S // 60} minutes, or run cemtool maint off", err=True)
+
+
 def _run_cal(port: str | None, name: str, ch: dv.CalChannel, action: int, ref: int,
-             no_wait: bool, timeout: float, as_json: bool) -> None:
-    """Stability wait, the calibrate op, then verify by reading back."""
+             no_wait: bool, timeout: float, as_json: bool, keep_mode: bool = False) -> None:
+    """Calibration mode on, stability wait, the calibrate op, verify by reading back, and the
+    mode off again (unless ``keep_mode``) however it ends."""
     with open_link(port) as (link, _):
+        _start_cal_mode(link, KEEP_S if keep_mode else int(timeout) + MODE_SLACK_S)
         try:
-            tolerance = ch.live_tolerance(dv.read_section(link, "cal"))
-        except RemoteError:
-            tolerance = ch.live_tolerance()  # a node without a cal section: its defaults
-        if not no_wait:
-            line = _SettleLine(ch, tolerance)
-            try:
-                dv.settle(link, ch, tolerance, timeout, line)
-            except dv.CalError as e:
-                line.close()
-                fail(f"{e}; nothing sent")
-            line.close()
-        link.timeout = max(link.timeout, 15.0)  # the node may average before it answers
-        try:
-            res = link.call("calibrate", {"channel": ch.number, "action": action, "ref": ref}).ok
-        except RemoteError as e:
-            fail(f"{name}: the device refused: {e.msg}" if e.name in ("failed", "invalid")
-                 else f"{name}: {e}")
-        result = res.get("result")
-        if result == 1:
-            fail(dv.rejection(name, ch, ref, res))
-        if result == 2:
-            fail(f"{name} aborted by the device; nothing changed")
-        if result not in (0, 3):
-            fail(f"{name}: the device answered result {result}")
-        res["verified"] = _verify(link, ch, action, ref, res, tolerance + 1)
+            res = _cal_steps(link, name, ch, action, ref, no_wait, timeout)
+        finally:
+            if not keep_mode:
+                _end_mode(link)
+    res["mode"] = "cal" if keep_mode else "off"
     if as_json:
         _echo_json(res)
-    else:
-        click.echo("\n".join(dv.cal_summary(name, ch, action, res)))
-        if action == dv.CHECK and isinstance(res.get("drift"), int) and \
-                isinstance(res.get("limit"), int) and abs(res["drift"]) > res["limit"]:
-            click.echo("  drift beyond the limit: calibrate the channel")
-        click.echo("  verified: " + res["verified"])
+        return
+    click.echo("\n".join(dv.cal_summary(name, ch, action, res)))
+    if action == dv.CHECK and isinstance(res.get("drift"), int) and \
+            isinstance(res.get("limit"), int) and abs(res["drift"]) > res["limit"]:
+        click.echo("  drift beyond the limit: calibrate the channel")
+    click.echo("  verified: " + res["verified"])
+    click.echo("  calibration mode " + ("still on (--keep-mode): cemtool maint off ends it"
+                                        if keep_mode else "ended"))
+
+
+def _cal_steps(link: Link, name: str, ch: dv.CalChannel, action: int, ref: int,
+               no_wait: bool, timeout: float) -> dict[str, Any]:
+    """Stability wait, the calibrate op, then verify by reading back; the result map."""
+    try:
+        tolerance = ch.live_tolerance(dv.read_section(link, "cal"))
+    except RemoteError:
+        tolerance = ch.live_tolerance()  # a node without a cal section: its defaults
+    if not no_wait:
+        line = _SettleLine(ch, tolerance)
+        try:
+            dv.settle(link, ch, tolerance, timeout, line)
+        except dv.CalError as e:
+            line.close()
+            fail(f"{e}; nothing sent")
+        line.close()
+    link.timeout = max(link.timeout, 15.0)  # the node may average before it answers
+    try:
+        res = link.call("calibrate", {"channel": ch.number, "action": action, "ref": ref}).ok
+    except RemoteError as e:
+        fail(f"{name}: the device refused: {e.msg}" if e.name in ("failed", "invalid")
+             else f"{name}: {e}")
+    result = res.get("result")
+    if result == 1:
+        fail(dv.rejection(name, ch, ref, res))
+    if result == 2:
+        fail(f"{name} aborted by the device; nothing changed")
+    if result not in (0, 3):
+        fail(f"{name}: the device answered result {result}")
+    res["verified"] = _verify(link, ch, action, ref, res, tolerance + 1)
+    return res
 
 
 def _verify(link: Link, ch: dv.CalChannel, action: int, ref: int, res: dict[str, Any],
@@ -482,31 +529,35 @@ def _verify(link: Link, ch: dv.CalChannel, action: int, ref: int, res: dict[str,
 @click.option("--ref", default="0", show_default=True, metavar="PCT",
               help="CO2 of the zero gas, %vol.")
 @_cal_options
-def zero(ref: str, port: str | None, no_wait: bool, timeout: float, as_json: bool) -> None:
+def zero(ref: str, port: str | None, no_wait: bool, timeout: float, keep_mode: bool,
+         as_json: bool) -> None:
     """CO2 zero: with zero gas on the analyser, set its offset."""
     ch = dv.CAL_CHANNELS["co2"]
     _run_cal(port, "CO2 zero", ch, dv.ZERO, _ref(ref, ch, "--ref", hi="100"), no_wait, timeout,
-             as_json)
+             as_json, keep_mode)
 
 
 @calibrate.command()
 @click.option("--ref", required=True, metavar="PCT", help="CO2 of the span gas, %vol.")
 @_cal_options
-def span(ref: str, port: str | None, no_wait: bool, timeout: float, as_json: bool) -> None:
+def span(ref: str, port: str | None, no_wait: bool, timeout: float, keep_mode: bool,
+         as_json: bool) -> None:
     """CO2 span: with span gas of --ref %vol on the analyser, set its gain."""
     ch = dv.CAL_CHANNELS["co2"]
     units = _ref(ref, ch, "--ref", hi="100")
     if units == 0:
         raise click.BadParameter("a span gas has CO2 in it (use zero for zero gas)",
                                  param_hint="--ref")
-    _run_cal(port, "CO2 span", ch, dv.SPAN, units, no_wait, timeout, as_json)
+    _run_cal(port, "CO2 span", ch, dv.SPAN, units, no_wait, timeout, as_json, keep_mode)
 
 
 @calibrate.command("dp-zero")
 @_cal_options
-def dp_zero(port: str | None, no_wait: bool, timeout: float, as_json: bool) -> None:
+def dp_zero(port: str | None, no_wait: bool, timeout: float, keep_mode: bool,
+            as_json: bool) -> None:
     """Δp zero: with both pitot lines vented, set the pressure sensor's offset."""
-    _run_cal(port, "Δp zero", dv.CAL_CHANNELS["dp"], dv.ZERO, 0, no_wait, timeout, as_json)
+    _run_cal(port, "Δp zero", dv.CAL_CHANNELS["dp"], dv.ZERO, 0, no_wait, timeout, as_json,
+             keep_mode)
 
 
 @calibrate.command()
@@ -515,13 +566,13 @@ def dp_zero(port: str | None, no_wait: bool, timeout: float, as_json: bool) -> N
 @click.option("--channel", type=click.Choice(["co2", "dp"]), default="co2", show_default=True)
 @_cal_options
 def check(ref: str, channel: str, port: str | None, no_wait: bool, timeout: float,
-          as_json: bool) -> None:
+          keep_mode: bool, as_json: bool) -> None:
     """Zero/span check: read the reference, record the drift, change nothing."""
     ch = dv.CAL_CHANNELS[channel]
     units = _ref(ref, ch, "--ref", lo="0" if channel == "co2" else "-5000",
                  hi="100" if channel == "co2" else "5000")
     _run_cal(port, f"{ch.live.upper() if channel == 'co2' else 'Δp'} check", ch, dv.CHECK, units,
-             no_wait, timeout, as_json)
+             no_wait, timeout, as_json, keep_mode)
 
 
 @calibrate.command()
@@ -592,4 +643,65 @@ def _factor(text: str, opt: str) -> int:
         raise click.BadParameter(str(e), param_hint=opt) from None
 
 
-COMMANDS = (info, live, dump, config, time_group, provision, calibrate)
+# -- maint, reboot
+
+@click.command()
+@click.argument("mode", type=click.Choice(list(dv.MODES)))
+@click.option("--minutes", type=click.IntRange(1, 1440), default=30, show_default=True,
+              metavar="N", help="The mode ends by itself after N minutes.")
+@port_option
+@json_option
+def maint(mode: str, minutes: int, port: str | None, as_json: bool) -> None:
+    """Calibration (cal) or maintenance (on) mode, or back to normal (off).
+
+    While a mode is on the board flags every sample C (calibration) or M (maintenance): the
+    minutes and hours of that time are not valid data and carry that flag. The mode ends by
+    itself after --minutes (so a lost laptop never leaves a board in it) and at a reboot.
+    """
+    with open_link(port) as (link, _):
+        try:
+            ok = link.call("maint", {"mode": dv.MODES[mode], "s": minutes * 60}).ok
+        except RemoteError as e:
+            if e.name in ("unknown_op", "unsupported"):
+                fail("the board's firmware has no maintenance mode (maint op): update it with "
+                     "cemtool flash")
+            fail(f"maint: the device refused: {e.msg}")
+    mode_now = dv.mode_of({"maint": [ok.get("mode"), ok.get("until")]}) \
+        if ok.get("mode") in dv.MODE_NAMES else None
+    if as_json:
+        _echo_json({"mode": ok.get("mode"), "until": ok.get("until"),
+                    "utc": mode_now["utc"] if mode_now else None})
+    else:
+        click.echo(dv.format_mode(mode_now))
+
+
+REBOOT_WAIT_S = 15.0
+
+
+@click.command()
+@port_option
+@json_option
+def reboot(port: str | None, as_json: bool) -> None:
+    """Reboot the board (settings changed by config set apply then) and wait until the app
+    answers again; prints the new boot count."""
+    path = resolve_port(port)
+    with open_link(path) as (link, found):
+        before = found.get("boots")
+        link.call("reboot")
+    try:
+        after = dv.wait_for_app(lambda: Link(SerialTransport(path), timeout=1.0), REBOOT_WAIT_S,
+                                lambda info: info.get("boots") != before)
+    except LinkError as e:
+        fail(f"{path}: the board did not answer within {REBOOT_WAIT_S:g} s of the reboot ({e})")
+    boots = after.get("boots")
+    if isinstance(before, int) and isinstance(boots, int) and boots <= before:
+        fail(f"the board answers but did not reboot (boot count still {boots})")
+    if as_json:
+        _echo_json({"boots": boots, "was": before, "safe": after.get("safe"),
+                    "reset": after.get("reset")})
+        return
+    safe = " in SAFE MODE (see cemtool info)" if after.get("safe") else ""
+    click.echo(f"rebooted{safe}: boot {boots}")
+
+
+COMMANDS = (info, live, dump, config, time_group, provision, calibrate, maint, reboot)

@@ -2,6 +2,8 @@
 
 - units and names: live channels in human units, status letters, reset causes, warning names;
 - ``Settle``: the stability wait of a calibration (the last N fresh readings within a tolerance);
+- calibration and maintenance mode: ``MODES``, ``mode_of``, ``format_mode``;
+- ``wait_for_app``: the app answering again after a reboot;
 - ``Calibration``: what each ``cemtool calibrate`` action sends (docs/protocol.md, ``calibrate``)
   and where its coefficient is read back;
 - ``DumpWriter`` and ``dump()``: records over the command protocol into a file, whole records only;
@@ -18,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
 
 from cemtool import alarmcodes
-from cemtool.link import Link, ProtocolError
+from cemtool.link import Link, LinkError, ProtocolError
 from cemtool.records import FLAGS, Record, RecordError, iso_utc, scaled
 
 # Status letters of a sample (HJ 212-2017 Table 8), as ``live`` reports them (an index).
@@ -27,6 +29,30 @@ STATUS = {"N": "normal", "F": "stopped", "M": "maintenance", "S": "manual value"
 TQ = {0: "unsynced", 1: "set by host", 2: "from network"}
 RESET = {0: "unknown", 1: "power-on", 2: "hard reset", 3: "watchdog", 4: "deep-sleep wake",
          5: "soft reset", 6: "brown-out"}
+# ``cemtool maint`` argument -> the ``maint`` op's mode, and the op's mode -> its words.
+MODES = {"cal": "cal", "on": "maint", "off": "off"}
+MODE_NAMES = {"cal": "calibration", "maint": "maintenance"}
+
+
+def mode_of(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The mode an ``info`` or ``live`` result reports: ``{"mode", "until", "utc"}``, or None."""
+    item = result.get("maint")
+    if not isinstance(item, (list, tuple)) or len(item) < 2:
+        return None
+    mode, until = item[0], item[1]
+    return {"mode": mode, "until": until,
+            "utc": iso_utc(until) if isinstance(until, int) else None}
+
+
+def format_mode(mode: dict[str, Any] | None, now: object = None) -> str:
+    """``calibration mode until 2026-01-01T00:30:00Z (29 min left)``, or ``mode: none``."""
+    if mode is None:
+        return "mode: none (normal measurement)"
+    left = ""
+    if isinstance(now, int) and isinstance(mode["until"], int):
+        left = f" ({max(0, mode['until'] - now + 59) // 60} min left)"
+    return f"{MODE_NAMES.get(mode['mode'], mode['mode'])} mode until {mode['utc']}{left}: " \
+        f"samples flagged {'C' if mode['mode'] == 'cal' else 'M'}"
 
 
 @dataclass(frozen=True)
@@ -84,7 +110,7 @@ def live_json(result: dict[str, Any]) -> dict[str, Any]:
                                         if isinstance(r["value"], int) else r["value"],
                                         "unit": r["unit"], "status": r["status"]}
                          for r in live_rows(result)},
-            "alarms": alarms_of(result)}
+            "alarms": alarms_of(result), "maint": mode_of(result)}
 
 
 def format_warnings(warnings: list[dict[str, Any]]) -> list[str]:
@@ -106,12 +132,16 @@ def format_live(result: dict[str, Any]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         lines.append(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+    mode = mode_of(result)
+    if mode:
+        lines.append(format_mode(mode, t))
     return lines + format_warnings(alarms_of(result))
 
 
 def info_json(info: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in info.items() if k != "alarms"}
     out["alarms"] = alarms_of(info)
+    out["maint"] = mode_of(info)
     return out
 
 
@@ -126,6 +156,9 @@ def format_info(info: dict[str, Any]) -> list[str]:
             ("boots", text("boots")),
             ("reset", "?" if reset is None else f"{RESET.get(reset, 'code')} ({reset})"),
             ("safe mode", "?" if safe is None else ("YES: sampling is off" if safe else "no"))]
+    mode = mode_of(info)
+    if mode:
+        rows.append(("mode", format_mode(mode)))
     return [f"{k:<10} {v}" for k, v in rows] + format_warnings(alarms_of(info))
 
 
@@ -135,7 +168,9 @@ class Settle:
     """The last ``n`` readings lie within ``tolerance`` (channel units): the stability wait.
 
     Only fresh readings count (a new sample time) and only normal ones (status N, as the node
-    requires of the samples it calibrates on): any other status starts the window again.
+    requires of the samples it calibrates on): any other status starts the window again. The
+    status is the sensor's own: while calibration mode is on, ``live`` flags every sample C and
+    gives the sensors' statuses in ``sensor`` (``sensor_status``).
     """
 
     def __init__(self, n: int, tolerance: int) -> None:
@@ -237,7 +272,7 @@ def settle(link: Link, ch: CalChannel, tolerance: int, timeout: float,
         value, status = (list((live.get("ch") or {}).get(ch.live) or [None, None]) + [None])[:2]
         if value is None:
             raise CalError(f"the device reports no {ch.live} reading")
-        letter = status_letter(status)
+        letter = status_letter(sensor_status(live, ch.live, status))
         if s.add(live.get("t"), value, letter):
             if show:
                 show(value, letter, s)
@@ -250,6 +285,15 @@ def settle(link: Link, ch: CalChannel, tolerance: int, timeout: float,
                 f"{len(s.values)} readings, limit {decimal_text(tolerance, ch.live_places)}"
             raise CalError(f"reading did not settle within {timeout:g} s ({spread})")
         sleep(max(0.0, interval - (clock() - t0)))
+
+
+def sensor_status(live: dict[str, Any], channel: str, status: object) -> object:
+    """The sensor's own status of ``channel`` in a ``live`` result: while a mode is on the
+    sample's ``status`` is the mode's (C, M) and ``sensor`` has what the sensor said."""
+    sensor = live.get("sensor")
+    if isinstance(sensor, dict) and channel in sensor:
+        return sensor[channel]
+    return status
 
 
 def cal_summary(name: str, ch: CalChannel, action: int, res: dict[str, Any]) -> list[str]:
@@ -318,6 +362,30 @@ def reading_after(link: Link, channel: str, wait: float,
             sleep(0.1)
     value = (list((link.call("live").ok.get("ch") or {}).get(channel) or [None]))[0]
     return value if isinstance(value, int) else None
+
+
+def wait_for_app(connect: Callable[[], Link], timeout: float,
+                 done: Callable[[dict[str, Any]], bool] = lambda info: True,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """The ``info`` of the app once it answers on a link from ``connect()`` and ``done(info)``
+    holds, tried again while the port is gone or silent (as during a reset); at ``timeout``
+    the last LinkError, or the last ``info`` when the app answered but never was ``done``."""
+    deadline = clock() + timeout
+    while True:
+        link = None
+        try:
+            link = connect()
+            info = link.probe()
+            if done(info) or clock() >= deadline:
+                return info
+        except LinkError:
+            if clock() >= deadline:
+                raise
+        finally:
+            if link is not None:
+                link.close()
+        sleep(0.5)
 
 
 # -- dump

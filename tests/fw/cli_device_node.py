@@ -1,9 +1,12 @@
 """The device end of tests/test_cli_device*.py: the real console and dispatcher with a fake node.
 
-Run as ``micropython -i cli_device_node.py MINUTES GAS NOISE [PROVISIONED]``: the analyser reads
+Run as ``micropython -i cli_device_node.py MINUTES GAS NOISE [PROVISIONED [MODE]]``: the analyser reads
 GAS (0.001 %vol) with a zero error of +130 and NOISE (0.001 %vol) of alternating noise; every
 ``live`` is a new 1 s sample. Calibration follows docs/protocol.md (``calibrate``) with simple
 limits, so the host's commands can be run end to end before the real provider is on a board.
+The ``maint`` op's mode is kept as the app keeps it: while on, ``live`` flags every sample C or
+M and the sensors' own statuses go to ``sensor``; ``modes`` lists every start and end. MODE 0
+is a node from before the op (no mode at all).
 """
 import sys
 
@@ -26,6 +29,9 @@ class CliNode(FakeNode):
         self.gas = gas
         self.noise = noise
         self.n = 0
+        self.mode = 0
+        self.until = 0
+        self.modes = []  # (mode, seconds) of every maint request
 
     def raw(self):
         return self.gas + ZERO_ERROR + (self.noise if self.n % 2 else -self.noise)
@@ -42,7 +48,9 @@ class CliNode(FakeNode):
     def live(self):
         self.n += 1
         self.clock.t += 1
-        return {"co2": ((self.co2() + 5) // 10, 0), "dp": (2 + self.n % 2, 0), "temp": (1500, 0)}
+        st = self.mode if self.mode and self.maint_state() else 0
+        return {"co2": ((self.co2() + 5) // 10, st), "dp": (2 + self.n % 2, st),
+                "temp": (1500, st)}
 
     def calibrate(self, req):
         ch, action, ref = req["channel"], req["action"], req["ref"]
@@ -73,8 +81,31 @@ class CliNode(FakeNode):
                 "after": after if ok else before, "ver": self.config.ver}
 
 
+class ModeNode(CliNode):
+    def maint(self, mode, seconds):
+        self.modes.append((mode, seconds))
+        self.mode = mode
+        self.until = self.clock.now() + seconds if mode else 0
+        return self.mode, self.until
+
+    def maint_state(self):
+        if self.mode and self.clock.now() >= self.until:
+            self.mode = 0
+        return (self.mode, self.until) if self.mode else None
+
+    def sensor_status(self):
+        return {"co2": 0, "dp": 0, "temp": 0}
+
+    def stats(self):
+        out = FakeNode.stats(self)
+        out["modes"] = len(self.modes)
+        out["mode"] = self.mode
+        return out
+
+
 args = [int(a) for a in sys.argv[1:]]
-node = CliNode(args[0], args[1], args[2], args[3] if len(args) > 3 else 1)
+node = (ModeNode if len(args) < 5 or args[4] else CliNode)(args[0], args[1], args[2],
+                                                          args[3] if len(args) > 3 else 1)
 try:
     asyncio.run(Console(Rpc(node)).run())
 finally:
