@@ -76,7 +76,7 @@ class Board:
     def __init__(self, out: str | Path, *, speed: int = 1, bare: bool = False,
                  scenario: str = "constant", sets: tuple[str, ...] | list[str] = (),
                  faults: tuple[str, ...] | list[str] = (), seed: int | None = None,
-                 heap: str = "288K", baud: int | None = None, modem: str = "simcom") -> None:
+                 heap: str = "512K", baud: int | None = None, modem: str = "simcom") -> None:
         if not isinstance(speed, int) or isinstance(speed, bool) or speed < 1:
             raise SimError(f"bad speed {speed!r}: a whole number, 1 (real time) or more")
         if baud is not None and baud < 300:

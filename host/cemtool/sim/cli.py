@@ -97,7 +97,7 @@ def run(out: str, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...],
 @click.option("--bare", is_flag=True,
               help="MicroPython only: no lib/, boot.py, main.py or board.json (fresh from "
                    "flash-runtime).")
-@click.option("--heap", default="288K", show_default=True, help="Device heap limit (-X heapsize).")
+@click.option("--heap", default="512K", show_default=True, help="Device heap limit (-X heapsize).")
 @click.option("--baud", type=click.IntRange(min=300), help="Pace the USB port at this baud rate "
               "(10 bits a byte); default unpaced.")
 @click.option("--modem", type=click.Choice(["simcom", "quectel"]), default="simcom", show_default=True,

@@ -19,6 +19,10 @@ relay does what a board's firmware does around the REPL:
   or dying any other way: start it again from power-on. ``power(False)`` / ``power(True)``
   switch the board off and on (a power cut).
 
+Each start tells the device why in ``CEMT_RESET`` (what ``machine.reset_cause()`` gives on a
+board, as the boot record's code, docs/alarms.md §4): 1 power-on (the first start, after a power
+cut), 2 hard reset (status 3 or a death), 5 soft reset.
+
 The console is a socket, not a terminal, on purpose: the unix REPL sets its terminal with
 ``TCSAFLUSH`` at every prompt, which throws away whatever the host typed ahead (a board keeps
 it). The user's pty stays open on our side too, so tools may close and reopen the port freely.
@@ -48,6 +52,7 @@ CTRL_A, CTRL_C = b"\x01", 0x03
 SIGINT_GAP_S = 0.2     # a second SIGINT before the first is handled would end the unix port
 QUICK_DEATH_S = 0.5    # a process that dies sooner than this is restarted after a pause
 PAUSE_S = 0.5
+POWER_ON, HARD_RESET, SOFT_RESET = 1, 2, 5  # CEMT_RESET: the boot record's reset codes
 
 START = '''\
 # The sim board's start-up (cemtool.sim.usb): boot.py, then main.py unless the board comes
@@ -136,7 +141,7 @@ class _Pacer:
 
 
 class UsbPort:
-    def __init__(self, fs: Path, out: Path, heap: str = "288K", baud: int | None = None) -> None:
+    def __init__(self, fs: Path, out: Path, heap: str = "512K", baud: int | None = None) -> None:
         self.fs = fs
         self.heap = heap
         self.start_script = out / "start.py"
@@ -206,7 +211,7 @@ class UsbPort:
     # -- the relay thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        self._spawn(raw=False)
+        self._spawn(raw=False, cause=POWER_ON)
         while not self._stop:
             busy = self._to_dev or self._to_user
             timeout = max(self._up.wait(), self._down.wait(), 0.002) if busy else 1.0
@@ -227,7 +232,7 @@ class UsbPort:
                 self._kill()
             elif not self._powered:
                 self._powered = True
-                self._spawn(raw=False)
+                self._spawn(raw=False, cause=POWER_ON)
             done.set()
 
     def _on_user(self) -> None:
@@ -356,10 +361,11 @@ class UsbPort:
 
     # -- the device process ------------------------------------------------------------------
 
-    def _spawn(self, raw: bool) -> None:
+    def _spawn(self, raw: bool, cause: int) -> None:
         ours, theirs = socket.socketpair()
         exit_r, exit_w = os.pipe()
-        env = dict(os.environ, MICROPYPATH=".frozen:lib", CEMT_SIM_CTL=str(exit_w))
+        env = dict(os.environ, MICROPYPATH=".frozen:lib", CEMT_SIM_CTL=str(exit_w),
+                   CEMT_RESET=str(cause))
         cmd = [build.tool("micropython"), "-X", f"heapsize={self.heap}", "-i",
                str(self.start_script.resolve())]
         if raw:
@@ -426,9 +432,9 @@ class UsbPort:
         if not hard:
             self.soft_resets += 1
             self._to_user += SOFT_REBOOT
-            self._spawn(raw=raw)
+            self._spawn(raw=raw, cause=SOFT_RESET)
             return
         self.hard_resets += 1
         if lived < QUICK_DEATH_S:
             time.sleep(PAUSE_S)  # a board stuck in a reset loop: do not spin
-        self._spawn(raw=False)
+        self._spawn(raw=False, cause=HARD_RESET)
