@@ -60,3 +60,5 @@ def test_the_firmware_constants_name_the_same_codes():
     assert [ALARMS[consts["CAL_DUE"] + ch][0] for ch in (1, 2)] == ["cal_due_co2", "cal_due_dp"]
     assert [ALARMS[consts["DRIFT"] + ch][0] for ch in (1, 2, 6)] == [
         "drift_co2", "drift_dp", "drift_vel"]
+    assert ALARMS[consts["CAL_MODE"]][0] == "calibration_mode"
+    assert ALARMS[consts["MAINT_MODE"]][0] == "maintenance_mode"

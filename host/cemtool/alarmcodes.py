@@ -24,6 +24,8 @@ ALARMS: dict[int, tuple[str, str]] = {
     41: ("drift_co2", "CO2 calibration check drifted beyond ±2.5 % of full scale"),
     42: ("drift_dp", "Δp calibration check drifted beyond ±2.5 % of full scale"),
     46: ("drift_vel", "velocity calibration check drifted beyond ±2.5 % of full scale"),
+    50: ("calibration_mode", "the node is in calibration mode: its samples are flagged C"),
+    51: ("maintenance_mode", "the node is in maintenance mode: its samples are flagged M"),
 }
 
 
