@@ -471,6 +471,7 @@ class Node:
         (0). Renewing the mode on moves its end; another mode ends it first. (mode, until)."""
         if self.safe:
             raise RuntimeError("safe mode: nothing is sampled")
+        self.maint_state()  # one whose time is up ends (and is recorded) first
         now = self.clock.now()
         if self.mode and self.mode != mode:
             self._end_mode(now)

@@ -13,12 +13,17 @@ from cemt.rpc import Rpc
 from cemt.rpcops import FAILED
 from cemt.schema import ALARM, C, CALIBRATION, D, M, N
 
+import alarms_node
+import calib_app
 from alarms_node import _node as sampled_node
 from alarms_node import _run
-from calib_app import TMP, _long, _minutes, _node, _step
+from calib_app import _long, _minutes, _node, _step
 from rpc_client import call, err, ok
 
 EDGE_CHANNELS = 5  # the scripted node has CO2, dp, temp, ps and pa
+# Files of our own: those tests' nodes may be running at the same time
+TMP = calib_app.TMP = "/tmp/cemt_test_maint_"
+alarms_node.TMP = "/tmp/cemt_test_maint_sampled_"
 
 
 def _alarms(node):
@@ -104,6 +109,14 @@ def test_a_renewal_moves_the_end_and_logs_nothing():
     _step(node, 1)
     assert node.status[CO2] == N and _alarms(node) == [[CAL_MODE, 1, 30, 30],
                                                        [CAL_MODE, 0, 0, 30]]
+
+
+def test_a_mode_whose_time_is_up_is_ended_before_a_new_one_even_between_samples():
+    node = _node()
+    node.maint(C, 10)
+    node.clock.advance(20000)  # no sample in between
+    node.maint(C, 10)
+    assert _alarms(node) == [[CAL_MODE, 1, 10, 10], [CAL_MODE, 0, 0, 10], [CAL_MODE, 1, 10, 10]]
 
 
 def test_a_clock_set_back_before_the_start_ends_the_mode():
