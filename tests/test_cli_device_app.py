@@ -77,7 +77,8 @@ def test_zero_span_check_pitot_on_the_real_app(app):
     lines = res.output.splitlines()
     assert lines[0] == "CO2 zero: applied" and lines[1] == "  reading 0.170 %vol"
     assert lines[2] == "  coefficient before 0, after 170"
-    assert lines[-1] == "  verified: cal.co2_zero = 170, reading 0.00 %vol"
+    assert lines[-2:] == ["  verified: cal.co2_zero = 170, reading 0.00 %vol",
+                          "  calibration mode ended"]
     assert settings(app, "cal")["co2_zero"] == 170
 
     app.set("co2", 15320)  # span gas of 15 %vol
@@ -117,8 +118,15 @@ def test_zero_span_check_pitot_on_the_real_app(app):
     # every calibration is a record in the long log, as dump brings it
     res = cli("dump", "--log", "long", "--out", str(app.dir / "long.cbor"), port=app.port)
     assert res.exit_code == 0, res.output
-    cals = [r for r in records.decode_stream((app.dir / "long.cbor").read_bytes())
-            if r.kind == records.CALIBRATION]
+    recs = list(records.decode_stream((app.dir / "long.cbor").read_bytes()))
+    cals = [r for r in recs if r.kind == records.CALIBRATION]
+    # each step but pitot ran in calibration mode: started before it, ended after it
+    steps = [("mode", r.fields["state"]) if r.kind == records.ALARM else ("cal", r.fields["action"])
+             for r in recs if r.kind == records.CALIBRATION or
+             r.kind == records.ALARM and r.fields["code"] == 50]
+    assert steps == [("mode", 1), ("cal", 1), ("mode", 0), ("mode", 1), ("cal", 2), ("mode", 0),
+                     ("mode", 1), ("cal", 4), ("mode", 0), ("mode", 1), ("cal", 4), ("mode", 0),
+                     ("mode", 1), ("cal", 1), ("mode", 0), ("cal", 3)]
     assert [(r.fields["channel"], r.fields["action"], r.fields["result"]) for r in cals] == \
         [(1, 1, 0), (1, 2, 0), (1, 4, 3), (1, 4, 3), (2, 1, 0), (2, 3, 0)]
     assert cals[0].fields["after"] == 170 and cals[1].fields["ref"] == 15000
