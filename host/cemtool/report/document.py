@@ -56,6 +56,12 @@ def pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.1f} %"
 
 
+def _value(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:,.2f}"
+    return str(v)
+
+
 def _tally_cells(t: Tally) -> tuple[str, ...]:
     return (t_text(t.measured), t_text(t.substituted), t_text(t.total), kg_text(t.total),
             str(t.valid), str(t.substituted_hours), str(t.shutdown), pct(t.capture_rate))
@@ -190,7 +196,7 @@ def _quality(r: Report) -> list:
                      q.calibration_status))
         for f in p.substituted:
             inputs = f.inputs or {}
-            basis = ", ".join(f"{k}={v}" for k, v in inputs.items()
+            basis = ", ".join(f"{k}={_value(v)}" for k, v in inputs.items()
                               if k in ("window", "direction", "used", "chosen_t", "capture_rate",
                                        "reference", "mean_kg", "sd_kg", "gap_hours"))
             subs.append((p.point.id, iso_utc(f.t), f.status, f.rule,
