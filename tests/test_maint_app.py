@@ -15,4 +15,4 @@ def test_node_maint(mode):
     out = proc.stdout + proc.stderr
     passed = [ln for ln in proc.stdout.splitlines() if ln.startswith("PASS ")]
     assert proc.returncode == 0 and "RESULT" in proc.stdout and "FAIL" not in proc.stdout, out
-    assert len(passed) == 11, out
+    assert len(passed) == 12, out

@@ -52,6 +52,7 @@ FW = "cemt " + VERSION
 SAFE_AFTER = const(3)  # boots in a row that did not reach healthy: the next is a safe one
 _LIVE = const(5)  # channels reported by ``live`` (all but xsw)
 CAL_READINGS = const(10)  # the raw readings a calibration judges (docs/calibration.md)
+_MODE_NAMES = {0: "off", C: "cal", M: "maint"}  # the maint op's modes by status
 
 
 def read_key(path):
@@ -311,10 +312,14 @@ class Node:
 
     def info(self):
         dev = self.config.get("device")
-        return {"device": dev["id"], "site": dev["site"], "point": dev["point"], "fw": FW,
+        out = {"device": dev["id"], "site": dev["site"], "point": dev["point"], "fw": FW,
                 "board": self.hw.profile.get("name", ""),
                 "alarms": self.alarms.active() if self.alarms is not None else [],
                 "safe": 1 if self.safe else 0, "boots": self.boots, "reset": self.reset}
+        state = self.maint_state()
+        if state:
+            out["maint"] = [_MODE_NAMES[state[0]], state[1]]
+        return out
 
     def files(self):
         import cemt
@@ -466,7 +471,17 @@ class Node:
 
     # -- calibration and maintenance mode
 
-    def maint(self, mode, seconds):
+    def maint(self, name, seconds):
+        """The ``maint`` op: ``name`` "cal", "maint" or "off" (docs/alarms.md §1.1)."""
+        if type(name) is not str:  # before comparing: bytes == str warns on the console
+            name = None
+        mode = C if name == "cal" else M if name == "maint" else 0 if name == "off" else None
+        if mode is None:
+            raise ValueError('mode must be "cal", "maint" or "off"')
+        mode, until = self.set_mode(mode, seconds)
+        return {"mode": _MODE_NAMES[mode], "until": until}
+
+    def set_mode(self, mode, seconds):
         """Start calibration (``mode`` C) or maintenance (M) mode for ``seconds``, or end it
         (0). Renewing the mode on moves its end; another mode ends it first. (mode, until)."""
         if self.safe:
@@ -501,10 +516,13 @@ class Node:
         self.mode = 0
         self.mode_until = self.mode_from = 0
 
-    def sensor_status(self):
-        """{channel: status} as the sensors gave them (``live`` while a mode is on)."""
-        return {CHANNELS[ch.index]: self.sensor[ch.index] for ch in self.hw.channels
-                if ch.index < _LIVE}
+    def mode_live(self, ok):
+        """While a mode is on: its ``maint`` and the sensors' own statuses into ``live``."""
+        state = self.maint_state()
+        if state:
+            ok["maint"] = [_MODE_NAMES[state[0]], state[1]]
+            ok["sensor"] = {CHANNELS[ch.index]: self.sensor[ch.index]
+                            for ch in self.hw.channels if ch.index < _LIVE}
 
     async def run(self):
         if not self.safe:

@@ -39,10 +39,11 @@ string) over ``"cemt-cmd" | addr | request`` under the node key; it must name th
   refuses), RuntimeError or OSError (the action failed).
 - ``node.provision(device, site, point, key)``: store identity and key; returns the config version.
 - ``node.reboot()``: reset the board (called after the reply was handed to the link).
-- ``node.maint(mode, seconds)`` (optional): start calibration (mode ``schema.C``) or maintenance
-  (``schema.M``) mode for ``seconds``, or end it (0); returns ``(mode, until)``; RuntimeError
-  when it cannot. ``node.maint_state()``: ``(mode, until)`` or None, into ``info`` and ``live``;
-  ``node.sensor_status()``: {channel: status} the sensors gave, into ``live`` while a mode is on.
+- ``node.maint(mode, seconds)`` (optional): start calibration (``mode`` "cal") or maintenance
+  ("maint") mode for ``seconds``, or end it ("off"); returns ``{"mode", "until"}``; ValueError
+  for another mode, RuntimeError when it cannot. ``node.mode_live(ok)`` (optional): adds
+  ``maint`` and ``sensor`` to a ``live`` result while a mode is on (the node's ``info()`` has
+  ``maint`` then too).
 """
 import os
 

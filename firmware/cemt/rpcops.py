@@ -32,8 +32,6 @@ OPS = ("info", "live", "time.get", "time.set", "config.get", "config.set", "reco
 # Ops that change state: over RS485 they need a tag over the current nonce.
 SIGNED = ("config.set", "time.set", "calibrate", "reboot", "ack", "provision", "maint")
 MAINT_S = const(1800)  # default length of a calibration or maintenance mode
-_C = const(5)  # the statuses of the modes: cemt.schema.C, M
-_M = const(2)
 
 
 class Fail(Exception):
@@ -79,7 +77,6 @@ def info(rpc, rid, req, remote):
     if req.get("files") is True:
         n, _ = yield from rpc.items(rid, "files", ([p, d] for p, d in node.files()))
     ok = node.info()
-    _mode(node, ok)
     ok["cfg"] = node.config.ver
     ok["proto"] = PROTO
     ok["files"] = n
@@ -92,18 +89,10 @@ def live(rpc, rid, req, remote):
     # The raised warnings, as in ``info``; none from a node in safe mode or without cemt.alarms.
     alarms = getattr(rpc.node, "alarms", None)
     ok["alarms"] = alarms.active() if alarms is not None else []
-    if _mode(rpc.node, ok):
-        ok["sensor"] = rpc.node.sensor_status()  # the statuses the mode hides
+    mode = getattr(rpc.node, "mode_live", None)  # a calibration or maintenance mode on
+    if mode:
+        mode(ok)
     return ok
-
-
-def _mode(node, ok):
-    # ``"maint": [mode, until]`` while a calibration or maintenance mode is on
-    state = getattr(node, "maint_state", None)
-    state = state() if state else None
-    if state:
-        ok["maint"] = [_name(state[0]), state[1]]
-    return state
 
 
 def time_get(rpc, rid, req, remote):
@@ -204,29 +193,14 @@ def provision(rpc, rid, req, remote):
 
 def maint(rpc, rid, req, remote):
     node = rpc.node
-    mode = req.get("mode")
-    if type(mode) is not str:  # before comparing: bytes == str warns on the console
-        mode = None
-    if mode == "cal":
-        flag = _C
-    elif mode == "maint":
-        flag = _M
-    elif mode == "off":
-        flag = 0
-    else:
-        raise Fail(BAD_REQUEST, 'mode must be "cal", "maint" or "off"')
-    s = arg(req, "s", 1, 86400, MAINT_S)
     if not hasattr(node, "maint"):
         raise Fail(UNSUPPORTED, "this node has no maintenance mode")
     try:
-        flag, until = node.maint(flag, s)
+        return node.maint(req.get("mode"), arg(req, "s", 1, 86400, MAINT_S))
+    except ValueError as e:
+        raise Fail(BAD_REQUEST, str(e))
     except RuntimeError as e:
         raise Fail(FAILED, str(e))
-    return {"mode": _name(flag), "until": until}
-
-
-def _name(flag):
-    return "cal" if flag == _C else "maint" if flag == _M else "off"
 
 
 def reboot(rpc, rid, req, remote):

@@ -82,19 +82,30 @@ class CliNode(FakeNode):
 
 
 class ModeNode(CliNode):
-    def maint(self, mode, seconds):
+    def maint(self, name, seconds):
+        mode = {"cal": 5, "maint": 2, "off": 0}.get(name) if type(name) is str else None
+        if mode is None:
+            raise ValueError('mode must be "cal", "maint" or "off"')
         self.modes.append((mode, seconds))
         self.mode = mode
         self.until = self.clock.now() + seconds if mode else 0
-        return self.mode, self.until
+        return {"mode": name, "until": self.until}
 
     def maint_state(self):
         if self.mode and self.clock.now() >= self.until:
             self.mode = 0
         return (self.mode, self.until) if self.mode else None
 
-    def sensor_status(self):
-        return {"co2": 0, "dp": 0, "temp": 0}
+    def info(self):
+        out = CliNode.info(self)
+        if self.maint_state():
+            out["maint"] = ["cal" if self.mode == 5 else "maint", self.until]
+        return out
+
+    def mode_live(self, ok):
+        if self.maint_state():
+            ok["maint"] = ["cal" if self.mode == 5 else "maint", self.until]
+            ok["sensor"] = {"co2": 0, "dp": 0, "temp": 0}
 
     def stats(self):
         out = FakeNode.stats(self)

@@ -10,14 +10,14 @@ from cemt.alarms import CAL_MODE, FAULT, MAINT_MODE
 from cemt.config import Config
 from cemt.edge import CO2, DP
 from cemt.rpc import Rpc
-from cemt.rpcops import FAILED
+from cemt.rpcops import BAD_REQUEST, FAILED
 from cemt.schema import ALARM, C, CALIBRATION, D, M, N
 
 import alarms_node
 import calib_app
 from alarms_node import _node as sampled_node
 from alarms_node import _run
-from calib_app import _long, _minutes, _node, _step
+from calib_app import _long, _minutes, _node, _raises, _step
 from rpc_client import call, err, ok
 
 EDGE_CHANNELS = 5  # the scripted node has CO2, dp, temp, ps and pa
@@ -35,7 +35,7 @@ def test_a_mode_gives_the_edge_its_status_and_keeps_the_sensors_own():
     _step(node, 3)
     assert list(node.status[:EDGE_CHANNELS]) == [N] * EDGE_CHANNELS
     t = node.clock.now()
-    assert node.maint(C, 600) == (C, t + 600)
+    assert node.set_mode(C, 600) == (C, t + 600)
     _step(node, 1)
     assert list(node.status[:EDGE_CHANNELS]) == [C] * EDGE_CHANNELS
     assert list(node.sensor[:EDGE_CHANNELS]) == [N] * EDGE_CHANNELS
@@ -44,10 +44,10 @@ def test_a_mode_gives_the_edge_its_status_and_keeps_the_sensors_own():
     node.sensors[DP].status = D  # a fault stays the sensor's own
     _step(node, 1)
     assert node.sensor[DP] == D and node.status[DP] == C
-    assert node.maint(M, 60) == (M, node.clock.now() + 60)  # another mode: the first ends
+    assert node.set_mode(M, 60) == (M, node.clock.now() + 60)  # another mode: the first ends
     _step(node, 1)
     assert node.status[CO2] == M
-    assert node.maint(0, 1800) == (0, 0)
+    assert node.set_mode(0, 1800) == (0, 0)
     _step(node, 1)
     assert node.status[CO2] == N and node.status[DP] == D
     assert _alarms(node)[:2] == [[CAL_MODE, 1, 600, 600], [CAL_MODE, 0, 598, 600]]
@@ -57,9 +57,9 @@ def test_a_mode_gives_the_edge_its_status_and_keeps_the_sensors_own():
 def test_calibration_minutes_are_flagged_c_invalid_and_without_mass():
     node = _node()
     _step(node, 60)  # minute 0: normal
-    node.maint(C, 1800)
+    node.set_mode(C, 1800)
     _step(node, 120)  # minutes 1 and 2 in calibration
-    node.maint(0, 0)
+    node.set_mode(0, 0)
     _step(node, 61)  # minute 3 normal again, closed by the first sample of minute 4
     mins = _minutes(node)
     assert len(mins) == 4, mins
@@ -73,7 +73,7 @@ def test_calibration_minutes_are_flagged_c_invalid_and_without_mass():
 
 def test_a_calibration_in_calibration_mode_judges_the_sensor():
     node = _node()
-    node.maint(C, 600)
+    node.set_mode(C, 600)
     node.sensors[CO2].value = 170  # zero gas
     _step(node)
     res = node.calibrate({"channel": records.CH_CO2, "action": 1, "ref": 0})
@@ -87,7 +87,7 @@ def test_the_mode_ends_by_itself_at_its_time():
     node = _node()
     _step(node, 2)
     t = node.clock.now()
-    node.maint(M, 30)
+    node.set_mode(M, 30)
     _step(node, 29)
     assert node.maint_state() == (M, t + 30)
     _step(node, 1)  # the sample at t+29 is the last of the mode
@@ -100,10 +100,10 @@ def test_the_mode_ends_by_itself_at_its_time():
 
 def test_a_renewal_moves_the_end_and_logs_nothing():
     node = _node()
-    node.maint(C, 30)
+    node.set_mode(C, 30)
     _step(node, 20)
     t = node.clock.now()
-    assert node.maint(C, 30) == (C, t + 30)
+    assert node.set_mode(C, 30) == (C, t + 30)
     _step(node, 30)
     assert node.status[CO2] == C and len(_alarms(node)) == 1
     _step(node, 1)
@@ -113,15 +113,15 @@ def test_a_renewal_moves_the_end_and_logs_nothing():
 
 def test_a_mode_whose_time_is_up_is_ended_before_a_new_one_even_between_samples():
     node = _node()
-    node.maint(C, 10)
+    node.set_mode(C, 10)
     node.clock.advance(20000)  # no sample in between
-    node.maint(C, 10)
+    node.set_mode(C, 10)
     assert _alarms(node) == [[CAL_MODE, 1, 10, 10], [CAL_MODE, 0, 0, 10], [CAL_MODE, 1, 10, 10]]
 
 
 def test_a_clock_set_back_before_the_start_ends_the_mode():
     node = _node()
-    node.maint(C, 600)
+    node.set_mode(C, 600)
     _step(node, 5)
     node.clock.set(node.clock.now() - 3600, 1)
     _step(node, 1)
@@ -131,7 +131,7 @@ def test_a_clock_set_back_before_the_start_ends_the_mode():
 
 def test_a_reboot_ends_the_mode_with_its_record():
     node = _node()
-    node.maint(C, 600)
+    node.set_mode(C, 600)
     _step(node, 10)
     resets = []
     node.hw.reset = lambda: resets.append(1)
@@ -162,6 +162,19 @@ def test_info_and_live_over_the_protocol():
     assert "maint" not in live and "sensor" not in live and live["ch"]["co2"] == [1200, N]
 
 
+def test_the_op_names_its_modes_and_refuses_others():
+    node = _node()
+    t = node.clock.now()
+    assert node.maint("cal", 60) == {"mode": "cal", "until": t + 60} and node.mode == C
+    assert node.maint("maint", 60) == {"mode": "maint", "until": t + 60} and node.mode == M
+    for bad in ("on", b"cal", None, 5):
+        assert _raises(ValueError, node.maint, bad, 60) == 'mode must be "cal", "maint" or "off"'
+    assert node.mode == M
+    assert node.maint("off", 1800) == {"mode": "off", "until": 0} and node.mode == 0
+    res = call(Rpc(node), {"id": 1, "op": "maint", "mode": "on"})
+    assert err(res) == BAD_REQUEST
+
+
 def test_a_safe_node_refuses_a_mode():
     node = _node(sensors=False)
     safe = app.Node(node.hw, Config(TMP + "config.json"), 4, safe=True)
@@ -172,7 +185,7 @@ def test_a_safe_node_refuses_a_mode():
 def test_the_sampler_gives_the_fault_watch_the_sensors_status():
     node = sampled_node(fault_n=30, stale_min=0, cal_days=0)
     _run(node, 5)
-    node.maint(C, 600)
+    node.set_mode(C, 600)
     node.hw.channels[0].driver.status = D
     _run(node, 40)  # the real sampler: the edge gets C, the fault watch the analyser's D
     assert node.status[CO2] == C and node.sensor[CO2] == D

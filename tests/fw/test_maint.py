@@ -1,13 +1,12 @@
-"""Calibration and maintenance mode at 64K: the ``maint`` op of cemt.rpcops (arguments, the mode
-in ``info`` and ``live``, RS485 signing) over a fake node, and the mode's warning entry and
-records in cemt.alarms (codes 50, 51)."""
+"""Calibration and maintenance mode at 64K: the ``maint`` op of cemt.rpcops (arguments, errors,
+the mode in ``live``, RS485 signing) over a fake node, and the mode's warning entry and records
+in cemt.alarms (codes 50, 51). The app's side is tests/fw/maint_app.py."""
 from rpc_client import call, encode, err, nonce, ok, run
 from rpc_fake import KEY, FakeNode
 from cemt import alarms as A
 from cemt import rpcops as E
 from cemt.config import DEFAULTS
 from cemt.rpc import Rpc
-from cemt.schema import C, M
 
 ADDR = 7
 
@@ -17,7 +16,7 @@ class ModeNode(FakeNode):
 
     def __init__(self):
         FakeNode.__init__(self, "maint")
-        self.mode = 0
+        self.mode = None
         self.until = 0
         self.asked = []
         self.refuse = False
@@ -25,16 +24,17 @@ class ModeNode(FakeNode):
     def maint(self, mode, seconds):
         if self.refuse:
             raise RuntimeError("safe mode: nothing is sampled")
+        if mode not in ("cal", "maint", "off"):
+            raise ValueError("no mode %r" % (mode,))
         self.asked.append((mode, seconds))
-        self.mode = mode
-        self.until = self.clock.now() + seconds if mode else 0
-        return self.mode, self.until
+        self.mode = None if mode == "off" else mode
+        self.until = self.clock.now() + seconds if self.mode else 0
+        return {"mode": mode, "until": self.until}
 
-    def maint_state(self):
-        return (self.mode, self.until) if self.mode else None
-
-    def sensor_status(self):
-        return {"co2": 0, "dp": 4}
+    def mode_live(self, ok):
+        if self.mode:
+            ok["maint"] = [self.mode, self.until]
+            ok["sensor"] = {"co2": 0, "dp": 4}
 
 
 def _rpc():
@@ -50,17 +50,15 @@ def test_maint_starts_renews_and_ends_a_mode():
     assert ok(call(r, {"id": 2, "op": "maint", "mode": "maint", "s": 60})) == {
         "mode": "maint", "until": now + 60}
     assert ok(call(r, {"id": 3, "op": "maint", "mode": "off"})) == {"mode": "off", "until": 0}
-    assert node.asked == [(C, 1800), (M, 60), (0, 1800)]
+    assert node.asked == [("cal", 1800), ("maint", 60), ("off", 1800)]
     node.cleanup()
 
 
-def test_the_mode_shows_in_info_and_live_with_the_sensor_statuses():
+def test_the_mode_shows_in_live_with_the_sensor_statuses():
     node, r = _rpc()
-    info = ok(call(r, {"id": 1, "op": "info"}))
     live = ok(call(r, {"id": 2, "op": "live"}))
-    assert "maint" not in info and "maint" not in live and "sensor" not in live
+    assert "maint" not in live and "sensor" not in live
     until = ok(call(r, {"id": 3, "op": "maint", "mode": "cal", "s": 600}))["until"]
-    assert ok(call(r, {"id": 4, "op": "info"}))["maint"] == ["cal", until]
     live = ok(call(r, {"id": 5, "op": "live"}))
     assert live["maint"] == ["cal", until] and live["sensor"] == {"co2": 0, "dp": 4}
     call(r, {"id": 6, "op": "maint", "mode": "maint"})
@@ -100,7 +98,7 @@ def test_on_rs485_maint_needs_a_tag_over_the_current_nonce():
     signed = encode(dict(req, nonce=nonce(r)), KEY, ADDR)
     assert ok(run(r, signed, True, ADDR))["mode"] == "cal"
     assert err(run(r, signed, True, ADDR)) == E.STALE_NONCE  # a replay
-    assert node.asked == [(C, 1800)]
+    assert node.asked == [("cal", 1800)]
     node.cleanup()
 
 
