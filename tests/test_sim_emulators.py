@@ -229,6 +229,21 @@ def test_gss_protocol_on_a_pty(hub):
         p.close()
 
 
+def test_gss_reads_stack_and_gases_with_the_analysers_error(hub):
+    w = world("co2:gas=0@10+10", "co2:gas=15@20+10",
+              sets=["co2_zero_error_pct=0.15", "co2_gain_error=0.02"])
+    g = hub.add(GssAnalyser(w))
+    p = Peer(g.path)
+    try:
+        assert p.ask(b"Z\r\n", 10) == b" Z 12390\r\n"        # 12 · 1.02 + 0.15 %vol
+        at(w, 10)
+        assert p.ask(b"Z\r\n", 10) == b" Z 00150\r\n"        # zero gas: the zero error
+        at(w, 20)
+        assert p.ask(b"Z\r\n", 10) == b" Z 15450\r\n"        # span gas: 15 · 1.02 + 0.15
+    finally:
+        p.close()
+
+
 def modbus_crc(frame):
     c = 0xFFFF
     for x in frame:
@@ -268,6 +283,29 @@ def test_pymodbus_serves_hand_built_frames_on_a_pty(hub):
         at(w, 30)
         r = ask("fe0400000004", 13)
         assert len(r) == 13 and modbus_crc(r[:-2]) != r[-2:]
+    finally:
+        p.close()
+        hub.call(m.stop)
+
+
+def test_modbus_reads_stack_and_gases_with_the_analysers_error(hub):
+    w = world("co2:gas=0@10+10", "co2:gas=15@20+10",
+              sets=["co2_zero_error_pct=-0.05", "co2_gain_error=-0.03"])
+    m = ModbusAnalyser(w, {"mul": 1, "div": 1})  # counts of 0.001 %vol
+    hub.call(m.start)
+    p = Peer(m.path)
+
+    def co2():
+        req = bytes.fromhex("fe0400000004")
+        r = p.ask(req + modbus_crc(req), 13)
+        assert modbus_crc(r[:-2]) == r[-2:]
+        return int.from_bytes(r[9:11], "big")
+    try:
+        assert co2() == 11590                  # 12 · 0.97 − 0.05 %vol
+        at(w, 10)
+        assert co2() == 0                      # −0.05 %vol on zero gas: the register floors at 0
+        at(w, 20)
+        assert co2() == 14500                  # 15 · 0.97 − 0.05
     finally:
         p.close()
         hub.call(m.stop)

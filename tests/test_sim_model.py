@@ -63,6 +63,9 @@ def test_overrides_change_the_physics():
     ("velocity_ms", "bad --set 'velocity_ms'"),
     ("start=yesterday", "start: 'yesterday' is not an ISO 8601"),
     ("velocity_ms.daily=[1, 2]", "24 hourly factors"),
+    ("co2_zero_error_pct=6", "co2_zero_error_pct: must be within ±5 %vol"),
+    ("co2_gain_error=-0.6", "co2_gain_error: must be within ±0.5"),
+    ("co2_gain_error=two", "co2_gain_error: expected a number"),
 ])
 def test_bad_overrides_are_one_line_errors(item, message):
     with pytest.raises(ScenarioError) as e:
@@ -212,7 +215,32 @@ def test_truth_of_noisy_daily_run_is_the_sum_of_its_seconds():
     assert sorted(tr.hours) == [sc.start, sc.start + 3600, sc.start + 7200]
 
 
+def test_analyser_errors_default_to_none_and_apply_to_what_it_reads():
+    sc = load("constant")
+    assert (sc.co2_zero_error_pct, sc.co2_gain_error) == (0.0, 0.0)
+    assert sc.co2_read(12.0) == 12.0 and sc.co2_read(0.0) == 0.0
+    sc = load("constant", sets=["co2_zero_error_pct=0.15", "co2_gain_error=0.02"])
+    assert sc.co2_read(0.0) == pytest.approx(0.15)          # zero gas reads the zero error
+    assert sc.co2_read(15.0) == pytest.approx(15.45)        # span gas: 15 · 1.02 + 0.15
+    assert sc.co2_read(12.0) == pytest.approx(12.39)
+    # the truth is the stack's: the model does not see the analyser's error
+    assert StackModel(sc).state(sc.start).co2_pct == StackModel(load("constant")).state(
+        sc.start).co2_pct
+
+
+def test_defaults_replace_a_builtins_values_but_not_a_files_or_a_set(tmp_path):
+    d = {"start": 1800000000, "co2_gain_error": 0.02}
+    sc = load("constant", defaults=d)
+    assert (sc.start, sc.co2_gain_error) == (1800000000, 0.02)
+    assert load("constant", defaults=d, sets=["start=2025-06-01T00:00:00Z"]).start == 1748736000
+    path = tmp_path / "own.toml"
+    path.write_text((scenario.BUILTIN_DIR / "constant.toml").read_text())
+    assert load(str(path), defaults=d).start == 1735689600           # the file's own start
+    assert load(str(path), defaults=d).co2_gain_error == 0.02        # a key it does not have
+
+
 def test_saved_scenario_round_trips():
-    sc = load("daily", sets=["co2_pct.noise_scale=0.5"], faults=["dp:garble@10+5"])
+    sc = load("daily", sets=["co2_pct.noise_scale=0.5", "co2_gain_error=0.01"],
+              faults=["dp:garble@10+5"])
     again = scenario.from_dict(json.loads(json.dumps(sc.to_dict())))
     assert again == sc

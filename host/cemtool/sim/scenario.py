@@ -20,7 +20,7 @@ SERIES_FIELDS = ("value", "steps", "daily", "noise_scale")
 SCALAR_KEYS = {
     "name": str, "start": str, "seed": int, "noise": float, "area_m2": float, "kp": float,
     "kv": float, "ambient_pa": float, "moisture": float, "o2_pct": float,
-    "co2_analyser": str, "co2_wet": bool,
+    "co2_analyser": str, "co2_wet": bool, "co2_zero_error_pct": float, "co2_gain_error": float,
 }
 ANALYSERS = ("modbus", "gss")
 DEVICES = ("co2", "dp", "temp", "pa", "ps")
@@ -82,6 +82,12 @@ class Scenario:
     temp_c: Series
     static_pa: Series
     faults: list[Fault] = field(default_factory=list)
+    co2_zero_error_pct: float = 0.0  # the analyser reads this much too high at zero (%vol)
+    co2_gain_error: float = 0.0      # and its span this much too high (relative: 0.02 is 2 %)
+
+    def co2_read(self, pct: float) -> float:
+        """What the analyser reads for a true ``pct`` %vol (stack gas or calibration gas)."""
+        return pct * (1.0 + self.co2_gain_error) + self.co2_zero_error_pct
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -252,7 +258,7 @@ def from_dict(raw: dict) -> Scenario:
         raise ScenarioError("scenario needs exactly one of velocity_ms and dp_pa")
     num = {k: _number(k, raw.get(k, d)) for k, d in (
         ("noise", 0.0), ("area_m2", None), ("kp", None), ("kv", None), ("ambient_pa", None),
-        ("moisture", None), ("o2_pct", 6.0))}
+        ("moisture", None), ("o2_pct", 6.0), ("co2_zero_error_pct", 0.0), ("co2_gain_error", 0.0))}
     seed = raw.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ScenarioError(f"scenario key seed: expected an integer, got {seed!r}")
@@ -290,6 +296,10 @@ def _check(sc: Scenario) -> None:
     need(0 <= sc.moisture < 0.5, f"moisture: must be a fraction in [0, 0.5), got {sc.moisture:g}")
     need(0 <= sc.o2_pct <= 21, f"o2_pct: must be 0..21, got {sc.o2_pct:g}")
     need(0 <= sc.noise <= 0.5, f"noise: must be 0..0.5, got {sc.noise:g}")
+    need(abs(sc.co2_zero_error_pct) <= 5, "co2_zero_error_pct: must be within ±5 %vol, got "
+         f"{sc.co2_zero_error_pct:g}")
+    need(abs(sc.co2_gain_error) <= 0.5, "co2_gain_error: must be within ±0.5, got "
+         f"{sc.co2_gain_error:g}")
     need(0 <= sc.co2_pct.value <= 100 - sc.o2_pct, f"co2_pct: must be 0..{100 - sc.o2_pct:g}, "
                                                     f"got {sc.co2_pct.value:g}")
     need(-50 <= sc.temp_c.value <= 1000, f"temp_c: must be -50..1000, got {sc.temp_c.value:g}")
@@ -305,7 +315,7 @@ def _check(sc: Scenario) -> None:
 
 def read_toml(name_or_path: str) -> dict:
     path = Path(name_or_path)
-    if not path.suffix and (BUILTIN_DIR / (name_or_path + ".toml")).exists():
+    if is_builtin(name_or_path):
         path = BUILTIN_DIR / (name_or_path + ".toml")
     try:
         with open(path, "rb") as f:
@@ -320,10 +330,22 @@ def builtins() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
 
 
+def is_builtin(name_or_path: str) -> bool:
+    return not Path(name_or_path).suffix and (BUILTIN_DIR / (name_or_path + ".toml")).exists()
+
+
 def load(name_or_path: str = "constant", sets: list[str] = (), faults: list[str] = (),
-         seed: int | None = None) -> Scenario:
-    """A built-in scenario or a TOML file, with ``key=value`` overrides and extra fault specs."""
+         seed: int | None = None, defaults: dict | None = None) -> Scenario:
+    """A built-in scenario or a TOML file, with ``key=value`` overrides and extra fault specs.
+
+    ``defaults`` (scalar keys) replace a built-in scenario's values and fill in a file's
+    missing keys; a file's own keys and ``sets`` win over them.
+    """
     raw = read_toml(name_or_path)
+    builtin = is_builtin(name_or_path)
+    for key, value in (defaults or {}).items():
+        if builtin or key not in raw:
+            raw[key] = value
     for item in sets:
         _apply_set(raw, item)
     if seed is not None:

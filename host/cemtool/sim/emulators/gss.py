@@ -5,7 +5,8 @@ Commands are lines ending in CR LF; replies are `` <letter> <value>\\r\\n``. Und
 the multiplier, five digits), ``.`` (the ppm multiplier), ``@`` (autozero setting: `` @ 0`` off,
 `` @ 1.0 8.0`` on, the factory default), ``@ 0`` / ``@ a b`` (switch it), ``Y`` (version);
 anything else gets `` ?``. The emulator never streams (mode 1): in simulated time a stream has
-no meaning, and a driver must not depend on it.
+no meaning, and a driver must not depend on it. Its readings carry the scenario's zero and
+span errors (``Scenario.co2_read``), calibration gases as much as the stack.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class GssAnalyser(Endpoint):
 
     def reading(self) -> int:
         pct, mode = self.world.measure(self.device)
+        pct = self.world.scenario.co2_read(pct)
         if mode == "overrange":
             pct = self.range_pct * 1.25
         return max(0, min(99999, round(pct * 10000 / self.multiplier)))

@@ -6,7 +6,8 @@ ppm with the defaults, so a high-range unit is configured as e.g. mul 10, div 1 
 Holding register ``abc_reg`` (functions 0x03, 0x06) is the ABC period in hours, 180 at power-on.
 Values are taken from the world on every access, so each reply is the model at the device's
 second. Faults: ``disconnect`` sends nothing, ``garble`` flips a bit of the reply (its CRC
-fails), ``overrange`` sets the range bit and saturates the register.
+fails), ``overrange`` sets the range bit and saturates the register. The CO2 carries the
+scenario's zero and span errors (``Scenario.co2_read``), calibration gases as much as the stack.
 
 pymodbus runs its server in the hub's event loop: ``await ModbusAnalyser(world, cfg).start()``
 (or ``hub.call(analyser.start)``); ``await analyser.stop()`` at the end.
@@ -66,7 +67,7 @@ class ModbusAnalyser:
     def registers(self) -> tuple[int, int]:
         """(status word, CO2 count) at the current second."""
         pct, mode = self.world.measure(self.device)
-        count = round(pct * 1000 * self.div / self.mul)
+        count = round(self.world.scenario.co2_read(pct) * 1000 * self.div / self.mul)
         status = 0
         if mode == "overrange" or count > 0xFFFF:
             status |= STATUS_RANGE
