@@ -20,7 +20,7 @@ from cemtool.link import AtRepl, Link, LinkTimeout, SerialTransport
 from cemtool.sim import scenario as scen
 from cemtool.sim.board import Board, order, parse_clear, parse_runtime_fault
 from cemtool.sim.model import StackModel
-from cemtool.sim.runner import SimError
+from cemtool.sim.runner import SimError, device_config
 
 CEMTOOL = [sys.executable, "-m", "cemtool"]
 MPREMOTE = fwtest.tool("mpremote")
@@ -221,7 +221,9 @@ def test_app_answers_with_live_values_close_to_the_world(board):
             time.sleep(0.5)
         state = StackModel(board.sc).state(live["t"])
         ch = live["ch"]
-        assert ch["co2"][0] == pytest.approx(state.co2_pct * 100, abs=2)      # 0.01 %vol
+        # the board's analyser, not yet calibrated, reads with its zero and span error
+        assert (board.sc.co2_zero_error_pct, board.sc.co2_gain_error) == (0.15, 0.02)
+        assert ch["co2"][0] == pytest.approx((state.co2_pct * 1.02 + 0.15) * 100, abs=2)
         assert ch["dp"][0] == pytest.approx(state.dp_pa * 100, rel=0.01)      # 0.01 Pa
         assert ch["temp"][0] == pytest.approx(state.temp_c * 10, abs=3)       # 0.1 degC
         assert ch["pa"][0] == pytest.approx(state.ambient_pa, abs=20)         # Pa
@@ -246,7 +248,8 @@ def test_ctrl_c_breaks_into_the_app_and_mpremote_resume_works(board):
 
 
 def test_gas_injection_moves_the_co2_reading_and_clear_restores_it(tmp_path):
-    with Board(tmp_path / "gas", speed=10) as b:  # the analyser's warm-up minute in 6 s
+    exact = ["co2_zero_error_pct=0", "co2_gain_error=0"]  # an analyser without error
+    with Board(tmp_path / "gas", speed=10, sets=exact) as b:  # the warm-up minute in 6 s
         link, _ = app_link(b.port)
         try:
             def co2_after(wanted, timeout=20):
@@ -377,3 +380,130 @@ def test_baud_paces_the_port(tmp_path):
         took = time.monotonic() - t0
     assert run.stdout.strip() == "x" * 2400
     assert took > 2.0, took  # 2.5 s of output at 9600 baud; unpaced it is a few ms
+
+
+# -- the clock -----------------------------------------------------------------------------------
+
+def wait_network_time(link: Link, timeout: float = 90) -> dict:
+    """time.get once the board's clock comes from the network (its modem registered)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = link.call("time.get").ok
+        if got["tq"] == 2:
+            return got
+        assert time.monotonic() < deadline, got
+        time.sleep(0.5)
+
+
+def with_uplink(b: Board) -> Board:
+    """The board provisioned with an uplink (to a port where nobody listens): its modem starts."""
+    b.fs.mkdir(parents=True)
+    (b.fs / "config.json").write_text(json.dumps(device_config(b.sc, ("127.0.0.1", 9))))
+    (b.fs / "device.key").write_bytes(bytes(range(32)))
+    return b
+
+
+def test_network_time_is_the_hosts_clock(tmp_path):
+    with with_uplink(Board(tmp_path / "now")) as b:
+        assert abs(b.sc.start - time.time()) < 5  # the world starts now, not on 2025-01-01
+        link, _ = app_link(b.port)
+        try:
+            got = wait_network_time(link)
+            assert abs(got["t"] - time.time()) <= 3, got
+        finally:
+            link.close()
+
+
+def test_the_world_catches_up_with_the_clock_after_the_repl(tmp_path):
+    """A bare board sits at the REPL until flashed; its world then starts from the host's clock,
+    not from where it stood (a real stack went on meanwhile)."""
+    with with_uplink(Board(tmp_path / "late", bare=True)) as b:
+        time.sleep(6)
+        from cemtool import build
+        build.compile_firmware(b.fs / "lib")
+        build.install_sources_only(b.fs)
+        (b.fs / "board.json").write_text((Path(fwtest.ROOT) / "boards" / "sim.json").read_text())
+        term = Terminal(b.port)
+        try:
+            term.send(b"\x03")
+            term.expect(b">>> ")
+            term.send(b"\x04")
+            term.expect(b"MPY: soft reboot\r\n")
+        finally:
+            term.close()
+        link, _ = app_link(b.port)
+        try:
+            got = wait_network_time(link)
+            assert abs(got["t"] - time.time()) <= 3, got
+        finally:
+            link.close()
+
+
+def test_a_start_set_by_the_user_still_wins(tmp_path):
+    jan = int(scen.load("constant").start)
+    assert jan == 1735689600  # the built-in scenario's 2025-01-01
+    b = Board(tmp_path / "jan", speed=10, sets=["start=2025-01-01T00:00:00Z"])
+    with with_uplink(b):
+        assert b.sc.start == jan
+        link, _ = app_link(b.port)
+        try:
+            got = wait_network_time(link)
+        finally:
+            link.close()
+    assert jan <= got["t"] < jan + 3600, got
+
+
+def test_a_scenario_files_own_start_and_errors_win(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(scen.BUILTIN_DIR.joinpath("constant.toml").read_text().replace(
+        'start = "2025-01-01T00:00:00Z"', 'start = "2024-06-01T00:00:00Z"\nco2_gain_error = -0.01'))
+    b = Board(tmp_path / "mine", scenario=str(path))
+    assert b.sc.start == 1717200000
+    assert (b.sc.co2_gain_error, b.sc.co2_zero_error_pct) == (-0.01, 0.15)
+    b = Board(tmp_path / "mine", scenario="daily", sets=["co2_zero_error_pct=-0.2"])
+    assert (b.sc.co2_gain_error, b.sc.co2_zero_error_pct) == (0.02, -0.2)
+
+
+# -- an analyser that needs calibrating ----------------------------------------------------------
+
+def cemtool_json(port: str, *args: str) -> dict:
+    run = subprocess.run(CEMTOOL + [*args, "--port", port, "--json"], capture_output=True,
+                         text=True, timeout=180)
+    assert run.returncode == 0, (args, run.stdout, run.stderr)
+    return json.loads(run.stdout)
+
+
+def test_zero_and_span_calibration_correct_the_analyser(tmp_path):
+    with Board(tmp_path / "cal", speed=10) as b:
+        sc = b.sc
+        link, _ = app_link(b.port)
+
+        def co2(wanted=lambda v: True, timeout=30):
+            deadline = time.monotonic() + timeout
+            while True:
+                live = link.call("live").ok
+                value, status = live["ch"]["co2"]
+                if status == 0 and value and wanted(value):
+                    return value
+                assert time.monotonic() < deadline, live
+                time.sleep(0.3)
+        try:
+            true = StackModel(sc).state(sc.start).co2_pct  # a constant stack
+            assert co2() == round(sc.co2_read(true) * 100) == 1239  # 12.39 for 12.00 %vol
+            b.inject("co2:gas=0")
+            zero = cemtool_json(b.port, "calibrate", "zero")
+            b.clear("co2:gas")
+            b.inject("co2:gas=15")
+            span = cemtool_json(b.port, "calibrate", "span", "--ref", "15")
+            check = cemtool_json(b.port, "calibrate", "check", "--ref", "15")
+            b.clear("co2:gas")
+            cal = cemtool_json(b.port, "config", "get", "cal")["sections"]["cal"]
+            after = co2(lambda v: v < 1239)
+        finally:
+            link.close()
+    assert zero["result"] == 0 and (zero["before"], zero["after"]) == (0, 150)  # 0.001 %vol
+    # gain = 15 / (15 · 1.02): round(15 000 · 10 000 / 15 300)
+    assert span["result"] == 0 and (span["before"], span["after"]) == (10000, 9804)
+    assert (cal["co2_zero"], cal["co2_gain"]) == (150, 9804)
+    assert check["result"] == 3 and abs(check["drift"]) <= 2 and abs(check["drift"]) < check["limit"]
+    assert after == round(true * 100)  # 12.00 %vol: within the 0.01 %vol the edge keeps

@@ -244,3 +244,19 @@ def test_saved_scenario_round_trips():
               faults=["dp:garble@10+5"])
     again = scenario.from_dict(json.loads(json.dumps(sc.to_dict())))
     assert again == sc
+
+
+def test_world_catches_up_with_its_wall_clock_forward_only():
+    w = World(load("constant"))
+    t0 = w.t_ms
+    w.catch_up()                        # no wall clock (sim run): time moves with the device only
+    assert w.t_ms == t0
+    wall = [t0 + 5000]
+    w.wall = lambda: wall[0]
+    seen = []
+    w.listeners.append(seen.append)
+    w.catch_up()
+    assert w.t_ms == t0 + 5000 and seen == [w.scenario.start + 5]
+    w.advance_to(t0 + 9000)             # the device ran ahead of the wall clock (speed)
+    w.catch_up()
+    assert w.t_ms == t0 + 9000

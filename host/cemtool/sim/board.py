@@ -19,6 +19,12 @@ placeholders (pty paths, flash image, speed), which the unix port reads. The fla
 ``OUT/flash.img`` and the filesystem are kept across restarts. ``OUT/usb.path`` and
 ``OUT/rs485.path`` name the ports while the board runs. A running board takes ``inject`` and
 ``clear`` from other processes on a unix socket (``cemtool sim inject --out OUT FAULT``).
+
+Unlike ``sim run``, the board's world starts at the host's current UTC second and, each time
+the device starts, catches up with the real clock (``World.wall``), so that at ``speed`` 1 the
+network time its modem gives is the host's clock even after the device sat at the REPL; and its
+CO2 analyser reads with a zero and span error (``BOARD_DEFAULTS``) that calibration takes out.
+A built-in scenario's values give way to these; a scenario file's own keys and ``sets`` win.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ import hashlib
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
 from cemtool import build
@@ -37,6 +44,8 @@ from cemtool.sim.usb import UsbPort
 
 PORTS_FILE = "sim.ports.json"
 POWER_OFF_S = 1  # an injected power cut without a duration
+# A board's analyser is off until calibrated, so that calibrating it does something.
+BOARD_DEFAULTS = {"co2_zero_error_pct": 0.15, "co2_gain_error": 0.02}
 
 
 def control_address(out: Path) -> str:
@@ -89,7 +98,9 @@ class Board:
         self.heap = heap
         self.baud = baud
         self.modem = modem
-        self.sc = scen.load(scenario, sets=list(sets), faults=list(faults), seed=seed)
+        defaults = dict(BOARD_DEFAULTS, start=int(time.time()))
+        self.sc = scen.load(scenario, sets=list(sets), faults=list(faults), seed=seed,
+                            defaults=defaults)
         for f in self.sc.faults:
             if f.device not in scen.DEVICES:
                 raise SimError(f"fault {f}: a sim board schedules sensor faults only; inject a "
@@ -121,6 +132,8 @@ class Board:
             self._prepare()
             self.world = World(self.sc)
             world = self.world
+            t0, ms0 = time.monotonic(), self.sc.start * 1000
+            world.wall = lambda: ms0 + int((time.monotonic() - t0) * 1000) * self.speed
             emu = ModemEmulator(self.modem, clock=lambda: world.t)
             self.rig = Rig(world, self.out, emu)
             ports = dict(self.rig.paths, speed=self.speed)

@@ -104,7 +104,12 @@ def run(out: str, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...],
               help="The modem family the board carries (and the emulator speaks).")
 def board(out: str, speed: int, scenario: str, sets: tuple[str, ...], faults: tuple[str, ...],
           seed: int | None, bare: bool, heap: str, baud: int | None, modem: str) -> None:
-    """Run the sim board until stopped; its USB port's path is the first line printed."""
+    """Run the sim board until stopped; its USB port's path is the first line printed.
+
+    Its world starts at the host's clock (unless --set start=...), and its CO2 analyser reads
+    0.15 %vol high at zero and 2 % high on span until calibrated (--set co2_zero_error_pct=0
+    --set co2_gain_error=0 for a perfect one).
+    """
     import signal
     import threading
 

@@ -71,6 +71,9 @@ class World:
         self.model = model or StackModel(scenario)
         self.t_ms = scenario.start * 1000
         self.listeners: list[Callable[[int], None]] = []
+        # The simulated ms the real clock has reached (a sim board's world goes on while its
+        # device sits at the REPL or restarts); None: time moves only with the device (sim run).
+        self.wall: Callable[[], int] | None = None
         self._state: StackState | None = None
         self._faults = {d: scenario.device_faults(d) for d in ("co2", "dp", "temp", "pa", "ps")}
 
@@ -88,6 +91,11 @@ class World:
             self._state = None
             for listener in self.listeners:
                 listener(self.t)
+
+    def catch_up(self) -> None:
+        """Move to the real clock's time, if the world follows one (at a device's start)."""
+        if self.wall is not None:
+            self.advance_to(self.wall())
 
     def state(self) -> StackState:
         if self._state is None or self._state.t != self.t:
@@ -217,6 +225,7 @@ class SimBus(Endpoint):
                 if not p or p[0] != VERSION:
                     return frame(ST_BAD)
                 self.hellos += 1
+                self.world.catch_up()
                 return frame(ST_OK, bytes((VERSION,)) + self.world.t_ms.to_bytes(8, "little"))
         except Absent:
             return frame(ST_NODEV)
