@@ -229,6 +229,13 @@ def outcome(steps: list[Step], cwd: Path, env: dict[str, str], port: str) -> Non
     assert config["cal"]["dp_zero"] == last[(2, 1)]
     assert config["cal"]["co2_zero"] == last[(1, 1)]
     assert config["cal"]["co2_gain"] == last[(1, 2)]
+    # the sim board's analyser reads off until calibrated: the zero and the span correct it
+    for key in ((1, 1), (1, 2)):
+        applied = [r for r in cals if (r.fields["channel"], r.fields["action"]) == key]
+        assert applied[0].fields["after"] != applied[0].fields["before"], applied[0]
+    assert (last[(1, 1)], last[(1, 2)]) != (0, 10000)
+    co2 = cemtool_json(cwd, env, "live", "--count", "1")["channels"]["co2"]
+    assert co2["status"] == "N" and abs(co2["value"] - 12.0) <= 0.01, co2  # the stack's 12 %vol
     for key, value in pitot.items():
         assert config["edge"][key] == value, key
     assert pitot.get("kv", 10000) != 10000 or pitot.get("area", 10000) != 10000, \
