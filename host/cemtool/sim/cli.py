@@ -50,7 +50,7 @@ class _Progress:
 @click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=24.0, show_default=True,
               help="Simulated hours to run.")
 @click.option("--seed", type=int, help="Noise seed (default: the scenario's).")
-@click.option("--heap", default="288K", show_default=True,
+@click.option("--heap", default="384K", show_default=True,
               help="Device heap limit (-X heapsize); the full app with the uplink peaks at about 220K "
                    "on the 64-bit unix port (148K with --no-uplink).")
 @click.option("--no-uplink", "no_uplink", is_flag=True,

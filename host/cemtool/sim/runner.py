@@ -77,7 +77,7 @@ class Options:
     faults: list[str] = field(default_factory=list)
     hours: float = 24.0
     seed: int | None = None
-    heap: str = "288K"
+    heap: str = "384K"
     uplink: bool = True
     modem: str = "simcom"
     wrong_key: bool = False  # the receiver's key file holds another key (tests rejections)
