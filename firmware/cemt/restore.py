@@ -1,14 +1,16 @@
-"""Restarts: today's stored records folded back into a fresh Edge, so hours and days stay whole.
+"""Restarts: the open day's stored records folded back into a fresh Edge, so hours and days stay whole.
 
 After a power cut the edge's open hour and day are gone from RAM, but their minute and hour
-records are in the ring logs. ``restore`` reads today's records back and folds them into the new
-Edge before its first sample: hour records enter the day's counts and mass, minute records the
+records are in the ring logs. ``restore`` reads the open day's records back and folds them into
+the new Edge before its first sample. The open day is today's, or the day of the newest stored
+minute when that day ended while the node was off and has no day record yet (a cut just before
+midnight): its last hour and the day itself are then closed by the first sample. Folded: hour records enter the day's counts and mass, minute records the
 day's means and, when their hour has no stored record yet, the hour's counts, means and mass.
 Counts, flags, time quality and mass come back exactly; means at record resolution, with the
 ambient pressure and moisture of the last stored hour (minute records do not carry them). This
 runs once at boot, so it may allocate. docs/edge.md, "Restarts".
 """
-from cemt.schema import HEADER, HOUR, MIN_VALID, MINUTE, TIME, TQ
+from cemt.schema import DAY, HEADER, HOUR, MIN_VALID, MINUTE, TIME, TQ
 
 _H = HEADER
 
@@ -52,9 +54,19 @@ def _today(log, day0, back):
             yield rec
 
 
+def _newest(log):
+    t = None
+    for rec in log.iter_from(log.last_seq):
+        t = rec[TIME]
+    return t
+
+
 def restore(edge, minute_log, long_log, now):
-    """Fold today's stored records (UTC day of ``now``) into ``edge``; returns how many."""
+    """Fold the open day's stored records into ``edge`` (module docstring); returns how many."""
     day0 = now - now % 86400
+    newest = _newest(minute_log)
+    if newest is not None and newest < day0:
+        day0 = newest - newest % 86400
     hours = []
     pa, xsw = 101325, None
     for rec in long_log.iter_from(max(long_log.first_seq, long_log.last_seq - 400)):
@@ -62,6 +74,8 @@ def restore(edge, minute_log, long_log, now):
             pa, xsw = rec[_H + 13], rec[_H + 14]
             if rec[TIME] >= day0:
                 hours.append(list(rec))
+        elif rec[0] == DAY and rec[TIME] == day0:
+            return 0  # that day was closed: nothing is open
     done = set()
     for rec in hours:
         fold(edge, rec)
