@@ -139,6 +139,11 @@ def test_board_profile_errors(board):
     assert not (board.fs / "lib").exists()
 
 
+def test_a_board_is_named_by_its_file_or_its_profile_name():
+    assert deploy.load_board("esp32-4g") == deploy.load_board("esp32_4g")
+    assert json.loads(deploy.load_board("pico-rs485"))["name"] == "pico-rs485"
+
+
 def test_architecture_follows_the_profile(board, monkeypatch):
     asked = []
     real = build.build

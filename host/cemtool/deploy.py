@@ -228,8 +228,11 @@ def board_names() -> list[str]:
 
 
 def load_board(name: str) -> bytes:
-    """The profile ``boards/NAME.json``; an unknown name is an error listing the boards."""
-    path = boards_dir() / f"{name}.json"
+    """The profile ``boards/NAME.json``; an unknown name is an error listing the boards.
+
+    The profile's own name (``esp32-4g``, what ``cemtool info`` shows) names its file too.
+    """
+    path = boards_dir() / f"{name.replace('-', '_')}.json"
     if "/" in name or not path.is_file():
         raise DeployError(f"unknown board {name!r}: one of {', '.join(board_names())}")
     return path.read_bytes()
