@@ -5,6 +5,8 @@ is the partition itself, which speaks ``readblocks/writeblocks/ioctl`` natively.
 """
 import machine
 
+from cemt.board.causes import reset_cause  # noqa: F401  (part of the seam)
+
 from cemt.board.clock import EPOCH_2000, Clock as _Clock
 
 # MicroPython's ESP32 port counts time.time() from 2000-01-01.
@@ -52,17 +54,3 @@ def watchdog(clock, timeout_ms):
 def reset():
     machine.reset()
 
-
-# machine.reset_cause() by constant name, in the order of the boot record's codes
-# (cemt.records.RESET_POWER_ON = 1 ... RESET_BROWNOUT = 6); a name the port lacks never matches.
-_CAUSES = ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET",
-           "BROWNOUT_RESET")
-
-
-def reset_cause():
-    """The boot record's ``reset`` code of this start; 0 when the port names no known cause."""
-    cause = machine.reset_cause()
-    for code, name in enumerate(_CAUSES, 1):
-        if getattr(machine, name, None) == cause:
-            return code
-    return 0
