@@ -6,7 +6,6 @@ is the partition itself, which speaks ``readblocks/writeblocks/ioctl`` natively.
 import machine
 
 from cemt.board.causes import reset_cause  # noqa: F401  (part of the seam)
-
 from cemt.board.clock import EPOCH_2000, Clock as _Clock
 
 # MicroPython's ESP32 port counts time.time() from 2000-01-01.
