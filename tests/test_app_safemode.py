@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import fwtest
+from devpty import PtyDevice
 from cemtool import build
-from cemtool.link import Link, LinkTimeout, SerialTransport
-from cemtool.sim.rs485 import BusHub
+from cemtool.link import Link, SerialTransport
 
 HEAP = "256K"
 T0 = 1767225600
@@ -70,33 +70,19 @@ class Board:
         return json.loads((self.fs / "state.json").read_text())
 
 
-class Usb:
+class Usb(PtyDevice):
     """A boot with its console on a pty (as USB), reached through ``cemtool.link``."""
 
     def __init__(self, board: Board, reset: int | None = None) -> None:
-        self.hub = BusHub(1).start()
-        fd = os.open(self.hub.device_paths[0], os.O_RDWR | os.O_NOCTTY)
-        self.proc = subprocess.Popen([build.tool("micropython"), "-X", "heapsize=" + HEAP,
-                                      "main.py"], stdin=fd, stdout=fd, stderr=fd,
-                                     cwd=board.fs, env=board.env(reset))
-        os.close(fd)
-        self.link = Link(SerialTransport(self.hub.master_path), timeout=5)
+        super().__init__(["main.py"], heap=HEAP, cwd=board.fs, env=board.env(reset))
+        self.link = Link(SerialTransport(self.path), timeout=5)
 
     def probe(self) -> dict:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                return self.link.probe()
-            except LinkTimeout:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise
+        return self.wait_app(self.link)
 
     def close(self) -> None:
         self.link.close()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.hub.stop()
+        super().close()
 
 
 def test_three_crashes_boot_safe_mode_then_normal_mode_is_tried_again(tmp_path):

@@ -9,17 +9,15 @@
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 import fwtest
-from cemtool.link import Link, LinkTimeout, RemoteError, SerialTransport
+from devpty import PtyDevice
+from cemtool.link import Link, RemoteError, SerialTransport
 from cemtool.records import Record
-from cemtool.sim.rs485 import BusHub
 
 HEAP = "256K"
 CALIBRATION, CONFIG = 17, 19
@@ -35,30 +33,17 @@ def test_node_calibrate(mode):
     assert len(passed) == 13, out
 
 
-class Board:
+class Board(PtyDevice):
     """The app with file-scripted sensors (tests/fw/calib_device.py), behind a relay pty."""
 
     def __init__(self, d: Path) -> None:
         self.dir = d
         self.set("co2", 170)
         self.set("dp", 12)
-        self.hub = BusHub(1).start()
-        fd = os.open(self.hub.device_paths[0], os.O_RDWR | os.O_NOCTTY)
-        self.proc = subprocess.Popen(
-            [fwtest.tool("micropython"), "-X", "heapsize=" + HEAP,
-             str(fwtest.ROOT / "tests" / "fw" / "calib_device.py"), str(d)],
-            stdin=fd, stdout=fd, stderr=fd, env=fwtest.micropython_env("mpy"), cwd=fwtest.ROOT)
-        os.close(fd)
-        self.port = SerialTransport(self.hub.master_path)
+        super().__init__([str(fwtest.ROOT / "tests" / "fw" / "calib_device.py"), str(d)], heap=HEAP)
+        self.port = SerialTransport(self.path)
         self.link = Link(self.port, timeout=5)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                self.link.probe()
-                break
-            except LinkTimeout:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise
+        self.wait_app(self.link)
 
     def set(self, sensor: str, value: int, noise: int = 0) -> None:
         tmp = self.dir / (sensor + ".new")
@@ -85,9 +70,7 @@ class Board:
 
     def close(self) -> None:
         self.port.close()
-        self.proc.kill()
-        self.proc.wait()
-        self.hub.stop()
+        super().close()
 
 
 @pytest.fixture

@@ -5,53 +5,31 @@ deployed .mpy) behind a pty, driven through click's CliRunner as a user types th
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
 import threading
-import time
 
 import pytest
 from click.testing import CliRunner
 
-import fwtest
+from devpty import PtyDevice
 from cemtool import keys, records
 from cemtool.cli import main
-from cemtool.link import Link, LinkTimeout, SerialTransport
+from cemtool.link import Link, SerialTransport
 from cemtool.sim.rs485 import BusHub
 
 T0 = 1767225600
 
 
-class Board:
+class Board(PtyDevice):
     """A MicroPython process serving the command protocol, its USB port at ``port``."""
 
     def __init__(self, minutes: int = 0, gas: int = 12000, noise: int = 0,
                  provisioned: bool = True, mode: bool = True) -> None:
-        self.hub = BusHub(1).start()
-        fd = os.open(self.hub.device_paths[0], os.O_RDWR | os.O_NOCTTY)
-        self.proc = subprocess.Popen(
-            [fwtest.tool("micropython"), "-X", "heapsize=96K", "tests/fw/cli_device_node.py",
-             str(minutes), str(gas), str(noise), str(int(provisioned)), str(int(mode))],
-            stdin=fd, stdout=fd, stderr=fd, env=fwtest.micropython_env("mpy"), cwd=fwtest.ROOT)
-        os.close(fd)
-        self.port = self.hub.master_path
-        deadline = time.monotonic() + 20
-        while True:
-            link = Link(SerialTransport(self.port), timeout=1)
-            try:
-                link.probe()
-                return
-            except LinkTimeout:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise
-            finally:
-                link.close()
-
-    def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self.hub.stop()
+        super().__init__(["tests/fw/cli_device_node.py", str(minutes), str(gas), str(noise),
+                          str(int(provisioned)), str(int(mode))], heap="96K")
+        self.port = self.path
+        with Link(SerialTransport(self.port), timeout=1) as link:
+            self.wait_app(link)
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ calibration provider (cemt.calib) and the USB console, in MicroPython behind a p
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,48 +13,29 @@ from pathlib import Path
 import pytest
 
 import fwtest
+from devpty import PtyDevice
 from cemtool import records
-from cemtool.link import Link, LinkTimeout, SerialTransport
-from cemtool.sim.rs485 import BusHub
+from cemtool.link import Link, SerialTransport
 
 from test_cli_device import cli, one_error_line
 
 
-class AppBoard:
+class AppBoard(PtyDevice):
     def __init__(self, d: Path) -> None:
         self.dir = d
         self.set("co2", 12000)
         self.set("dp", 12)
-        self.hub = BusHub(1).start()
-        fd = os.open(self.hub.device_paths[0], os.O_RDWR | os.O_NOCTTY)
-        self.proc = subprocess.Popen(
-            [fwtest.tool("micropython"), "-X", "heapsize=256K",
-             str(fwtest.ROOT / "tests" / "fw" / "calib_device.py"), str(d)],
-            stdin=fd, stdout=fd, stderr=fd, env=fwtest.micropython_env("mpy"), cwd=fwtest.ROOT)
-        os.close(fd)
-        self.port = self.hub.master_path
-        deadline = time.monotonic() + 20
-        while True:
-            link = Link(SerialTransport(self.port), timeout=1)
-            try:
-                link.probe()
-                break
-            except LinkTimeout:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise
-            finally:
-                link.close()
+        super().__init__([str(fwtest.ROOT / "tests" / "fw" / "calib_device.py"), str(d)],
+                         heap="256K")
+        self.port = self.path
+        with Link(SerialTransport(self.port), timeout=1) as link:
+            self.wait_app(link)
         time.sleep(0.8)  # 16 simulated seconds: more than the 10 samples a calibration needs
 
     def set(self, sensor: str, value: int, noise: int = 0) -> None:
         tmp = self.dir / (sensor + ".new")
         tmp.write_text(f"{value} {noise}\n")
         tmp.replace(self.dir / sensor)
-
-    def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self.hub.stop()
 
 
 @pytest.fixture

@@ -8,17 +8,16 @@ port path that ``cemtool.link`` and ``mpremote`` open like a USB serial port.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
 import pytest
 
 import fwtest
+from devpty import PtyDevice
 from cemtool import auth
-from cemtool.link import AtRepl, FdTransport, Link, LinkTimeout, RemoteError, SerialTransport
+from cemtool.link import AtRepl, FdTransport, Link, RemoteError, SerialTransport
 from cemtool.records import Record
-from cemtool.sim.rs485 import BusHub
 
 KEY = b"k" * 16 + bytes(range(16))  # tests/fw/rpc_fake.py
 T0 = 1767225600
@@ -33,20 +32,13 @@ def expected_minute(seq: int) -> list[int]:
     return rec
 
 
-class Device:
+class Device(PtyDevice):
     """A MicroPython process running the console, behind a relay pty at ``path``."""
 
     def __init__(self) -> None:
-        self.hub = BusHub(1).start()
-        fd = os.open(self.hub.device_paths[0], os.O_RDWR | os.O_NOCTTY)
         # 72K: the console, the dispatcher with every op (calibrate, maint) and a fake node with
         # 300 records run in 64K, but the REPL a break leaves must still compile a line after it.
-        self.proc = subprocess.Popen(
-            [fwtest.tool("micropython"), "-X", "heapsize=72K", "-i", "tests/fw/rpc_usb.py",
-             str(MINUTES)],
-            stdin=fd, stdout=fd, stderr=fd, env=fwtest.micropython_env("mpy"), cwd=fwtest.ROOT)
-        os.close(fd)
-        self.path = self.hub.master_path
+        super().__init__(["-i", "tests/fw/rpc_usb.py", str(MINUTES)], heap="72K")
         self.port = SerialTransport(self.path)
         self.received = bytearray()  # everything the device sent, for checks on raw bytes
         read = self.port.read
@@ -59,15 +51,10 @@ class Device:
         self.link = Link(self.port, timeout=5)
 
     def start(self) -> dict:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                return self.link.probe()
-            except LinkTimeout:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise
-            except AtRepl:
-                raise AssertionError(f"the app did not start: {bytes(self.received)!r}") from None
+        try:
+            return self.wait_app(self.link)
+        except AtRepl:
+            raise AssertionError(f"the app did not start: {bytes(self.received)!r}") from None
 
     def read_until(self, marker: bytes, timeout: float = 5) -> bytes:
         got = b""
@@ -95,9 +82,7 @@ class Device:
 
     def close(self) -> None:
         self.port.close()
-        self.proc.kill()
-        self.proc.wait()
-        self.hub.stop()
+        super().close()
 
 
 @pytest.fixture
