@@ -11,15 +11,10 @@ from pathlib import Path
 import click
 
 from cemtool import hj212 as proto
+from cemtool.cliopts import fail
 from cemtool.records import DAY, HOUR, MINUTE
 
 KIND_CHOICES = {"minute": MINUTE, "hour": HOUR, "day": DAY}
-
-
-def _fail(text: str) -> None:
-    sys.stdout.flush()
-    click.echo(f"error: {text}", err=True)
-    sys.exit(1)
 
 
 def _date(text: str | None, param: str) -> int | None:
@@ -73,7 +68,7 @@ def _open_store(db_path: str):
     try:
         return store.Store(db_path, readonly=True)
     except store.StoreError as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 def _common(f):
@@ -139,9 +134,9 @@ def export(db_path, device, site_path, mn_pairs, year, pw, utc_offset, kind_name
                 frames += 1
             messages += 1
     except proto.Hj212Error as e:
-        _fail(f"{e}" + ("; give --mn DEVICE=MN or --site" if "MN=" in str(e) else ""))
+        fail(f"{e}" + ("; give --mn DEVICE=MN or --site" if "MN=" in str(e) else ""))
     except OSError as e:
-        _fail(f"cannot write {out_path}: {e.strerror}")
+        fail(f"cannot write {out_path}: {e.strerror}")
     finally:
         db.close()
         if out is not None and out_path != "-":
@@ -206,7 +201,7 @@ def forward(db_path, device, site_path, mn_pairs, year, pw, utc_offset, to, kind
     except KeyboardInterrupt:
         return
     except OSError as e:
-        _fail(f"cannot write {state_path}: {e.strerror}")
+        fail(f"cannot write {state_path}: {e.strerror}")
     finally:
         db.close()
     if not last.ok:
@@ -235,6 +230,6 @@ def parse(file: str, year: str | None) -> None:
         try:
             msg = proto.parse(frame, version)
         except proto.Hj212Error as e:
-            _fail(f"frame {n} (byte {offset}): {e}")
+            fail(f"frame {n} (byte {offset}): {e}")
         click.echo(json.dumps(msg.to_json(), ensure_ascii=False))
 

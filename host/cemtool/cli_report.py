@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from cemtool import substitute
-from cemtool.cli_site import DB, SITE, fail, opened, parse_time
+from cemtool.cli_site import DB, SITE, opened, parse_time
+from cemtool.cliopts import fail
 from cemtool.report import figures
 
 FORMATS = (".html", ".htm", ".pdf")
@@ -37,17 +38,17 @@ def report_cmd(db_path: str, site_path: str, start: str, end: str, out: str, rul
     source, monthly and daily tables, charts, data quality, uncertainty and traceability."""
     suffix = Path(out).suffix.lower()
     if suffix not in FORMATS:
-        fail(f"--out: {out!r} must end in .html or .pdf")
+        fail(f"--out: {out!r} must end in .html or .pdf", 2)
     t0, t1 = parse_time(start, "--from"), parse_time(end, "--to", end=True)
     if t1 <= t0:
-        fail(f"--to {end} is not after --from {start}")
+        fail(f"--to {end} is not after --from {start}", 2)
     if t0 % 3600 or t1 % 3600:
-        fail("--from and --to must be whole UTC hours")
+        fail("--from and --to must be whole UTC hours", 2)
     with opened(db_path, site_path) as (store, site):
         try:
             rep = figures.build(store, site, t0, t1, rule, db=os.path.basename(db_path))
         except figures.ReportError as e:
-            fail(str(e))
+            fail(str(e), 2)
         if suffix == ".pdf":
             from cemtool.report import pdf
             data = pdf.render(rep)
@@ -59,7 +60,7 @@ def report_cmd(db_path: str, site_path: str, start: str, end: str, out: str, rul
         tmp.write_bytes(data)
         os.replace(tmp, out)
     except OSError as e:
-        fail(f"--out: cannot write {out}: {e.strerror}")
+        fail(f"--out: cannot write {out}: {e.strerror}", 2)
     if as_json:
         click.echo(json.dumps(rep.to_json()))
     else:

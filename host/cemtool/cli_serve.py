@@ -14,13 +14,9 @@ import click
 
 from cemtool import substitute
 from cemtool.cli_site import parse_time
+from cemtool.cliopts import fail
 from cemtool.receiver import parse_listen
 from cemtool.store import StoreError
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -59,7 +55,7 @@ def serve(db_path: str, site_path: str | None, listen: str, refresh_s: int, at_t
         try:
             site = sitemod.load(site_path)
         except sitemod.SiteError as e:
-            _fail(str(e))
+            fail(str(e), 2)
     clock = time.time
     if at_text is not None:
         at = parse_time(at_text, "--at")
@@ -69,13 +65,13 @@ def serve(db_path: str, site_path: str | None, listen: str, refresh_s: int, at_t
     try:
         dashboard.check()
     except StoreError as e:
-        _fail(str(e))
+        fail(str(e), 2)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
         server = DashboardServer((host, port), dashboard)
     except OSError as e:
-        _fail(f"cannot listen on {listen}: {e.strerror}", 1)
+        fail(f"cannot listen on {listen}: {e.strerror}", 1)
     bound_host, bound_port = server.server_address[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     click.echo(f"serving http://{shown}:{bound_port}/ (database {db_path}"

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import click
 
 from cemtool import quality, site as sitemod, substitute, warn as warnmod
+from cemtool.cliopts import fail
 from cemtool.records import iso_utc
 from cemtool.store import Store, StoreError
 
@@ -29,11 +30,6 @@ RULE = click.option("--rule", type=click.Choice(substitute.RULES), default="hj75
                     show_default=True, help="Missing-data substitution rule (docs/quality.md).")
 
 
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
 def parse_time(text: str, option: str, end: bool = False) -> int:
     """UTC seconds of ``YYYY-MM-DD`` (with ``end``: the following midnight, so the day counts)
     or of ``YYYY-MM-DDTHH:MM[:SS]Z``."""
@@ -43,9 +39,9 @@ def parse_time(text: str, option: str, end: bool = False) -> int:
             return calendar.timegm(day.timetuple()) + (86400 if end else 0)
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"{option}: {text!r} is not a date (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ)")
+        fail(f"{option}: {text!r} is not a date (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ)", 2)
     if when.tzinfo is None or when.utcoffset() != dt.timedelta(0):
-        fail(f"{option}: {text!r} must be UTC (end it with Z)")
+        fail(f"{option}: {text!r} must be UTC (end it with Z)", 2)
     return calendar.timegm(when.utctimetuple())
 
 
@@ -54,13 +50,13 @@ def opened(db_path: str, site_path: str) -> Iterator[tuple[Store, sitemod.Site]]
     try:
         site = sitemod.load(site_path)
     except sitemod.SiteError as e:
-        fail(str(e))
+        fail(str(e), 2)
     if not os.path.isfile(db_path):
-        fail(f"no database at {db_path}")
+        fail(f"no database at {db_path}", 2)
     try:
         store = Store(db_path, readonly=True)
     except StoreError as e:
-        fail(str(e))
+        fail(str(e), 2)
     try:
         yield store, site
     finally:
@@ -138,7 +134,7 @@ def quality_cmd(db_path: str, site_path: str, start_text: str | None, end_text: 
         points = list(site.points())
         for pid in point_ids:
             if pid not in {p.id for p in points}:
-                fail(f"--point: no point {pid!r} in {site_path}")
+                fail(f"--point: no point {pid!r} in {site_path}", 2)
         for point in points:
             if point_ids and point.id not in point_ids:
                 continue

@@ -30,7 +30,8 @@ def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """End the command: ``error: message`` on stderr, exit ``code``."""
+    """End the command: ``error: message`` on stderr (after what stdout holds), exit ``code``."""
+    sys.stdout.flush()
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
